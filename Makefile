@@ -1,0 +1,38 @@
+# Two commands on a fresh clone: `make demo` and `make test` (both create .venv on first use).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEMO   := data/demo
+
+.PHONY: install demo test lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install hpo with its dev tools
+
+demo: install ## synthetic images -> prepared cache (grows into search -> export)
+	$(BIN)/hpo data synth $(DEMO)/images --classes 10 --per-class 60 --image-size 48
+	$(BIN)/hpo data prepare $(DEMO)/images --out $(DEMO)/prepared --image-size 32
+
+test: install ## the whole test suite (what .ci/run runs)
+	$(BIN)/python -m pytest
+
+lint: install ## ruff + mypy
+	$(BIN)/ruff check hpo tests benchmarks
+	$(BIN)/ruff format --check hpo tests benchmarks
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format hpo tests benchmarks
+	$(BIN)/ruff check --fix hpo tests benchmarks
+
+bench: install ## benchmarks; results go into BENCHMARKS.md by hand, with machine and date
+	$(BIN)/python benchmarks/data_pipeline.py
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,59 @@
+"""`hpo` command line. Subcommands live in `hpo.commands`; each imports heavy modules lazily,
+so `hpo --help` and argument errors are instant and never import TensorFlow."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from hpo import __version__
+from hpo.commands import data as data_cmd
+from hpo.errors import HpoError
+
+__all__ = ["build_parser", "main"]
+
+DESCRIPTION = """\
+Hyperparameter optimization for image classifiers (Optuna + Keras).
+
+Typical flow:
+  hpo data prepare data/animals10 --out data/animals10-64   decode, validate, split, cache
+  hpo data synth data/synth                                 generate a small demo dataset
+  hpo data fetch animals10                                  download Animals-10 (Kaggle)
+
+Run `hpo COMMAND --help` for the options of each command."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hpo", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"hpo {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    data_cmd.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `hpo` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except HpoError as exc:
+        message = " ".join(str(exc).split("\n"))
+        print(f"hpo: error: {message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("hpo: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Decode any image file the pipeline accepts into a square RGB uint8 array.
+
+Resize contract (used by `prepare`, `predict` and recorded in exports): EXIF orientation is
+applied, the image is converted to RGB (transparent pixels composited on white, 16-bit
+scaled to 8-bit, CMYK/grayscale/palette converted), its shorter side is scaled to ``size``
+and the centre ``size`` x ``size`` square is kept (aspect-preserving resize, centre crop),
+with Pillow's antialiased bicubic filter.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = ["RESIZE_MODE", "DecodeError", "decode_bytes", "decode_file", "fit_square", "to_rgb"]
+
+RESIZE_MODE = "shorter-side-bicubic-center-crop"
+
+_HIGH_DEPTH_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+
+
+class DecodeError(Exception):
+    """The file is not a usable image; ``str(exc)`` is the reason shown to the user."""
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB."""
+    mode = img.mode
+    if mode in _HIGH_DEPTH_MODES:
+        arr = np.asarray(img, dtype=np.float64)
+        peak = float(arr.max()) if arr.size else 0.0
+        scale = 1.0 if peak <= 1.0 and mode == "F" else 255.0 if peak <= 255.0 else 65535.0
+        arr8 = np.clip(arr / scale * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(arr8).convert("RGB")
+    if mode in _ALPHA_MODES or (mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if mode == "RGB":
+        return img
+    try:
+        return img.convert("RGB")
+    except ValueError as exc:
+        raise DecodeError(f"unsupported colour mode {mode}") from exc
+
+
+def fit_square(img: Image.Image, size: int) -> Image.Image:
+    """Scale the shorter side to ``size`` and keep the centre square."""
+    w, h = img.size
+    side = min(w, h)
+    left, top = (w - side) / 2, (h - side) / 2
+    box = (left, top, left + side, top + side)
+    return img.resize((size, size), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0)
+
+
+def decode_bytes(data: bytes, size: int) -> np.ndarray:
+    """Decode an encoded image to a ``(size, size, 3)`` uint8 array, or raise `DecodeError`."""
+    if not data:
+        raise DecodeError("empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # EXIF/ICC chatter from web images
+            with Image.open(io.BytesIO(data)) as img:
+                if img.format == "JPEG":
+                    img.draft(img.mode, (size, size))  # DCT-domain downscale: much faster
+                img.load()
+                oriented = ImageOps.exif_transpose(img)
+                rgb = to_rgb(oriented)
+                return np.asarray(fit_square(rgb, size), dtype=np.uint8)
+    except DecodeError:
+        raise
+    except UnidentifiedImageError as exc:
+        raise DecodeError("not a recognised image format") from exc
+    except Image.DecompressionBombError as exc:
+        raise DecodeError(f"too many pixels ({exc})") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError) as exc:
+        raise DecodeError(f"corrupt or truncated image ({exc})") from exc
+
+
+def decode_file(path: Path, size: int) -> np.ndarray:
+    """`decode_bytes` on a file's contents."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DecodeError(f"cannot read file ({exc.strerror or exc})") from exc
+    return decode_bytes(data, size)

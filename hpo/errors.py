@@ -1,0 +1,18 @@
+"""Exception classes.
+
+`HpoError` is a *user* error: bad input, a missing file, an impossible setting.
+The CLI prints it as one line (``hpo: error: ...``) and exits with status 2, never
+with a traceback. Anything else that escapes is a bug and keeps its traceback.
+"""
+
+__all__ = ["DataError", "HpoError"]
+
+
+class HpoError(Exception):
+    """A problem with what the user asked for; printed as one line, exit status 2."""
+
+    exit_code = 2
+
+
+class DataError(HpoError):
+    """The dataset cannot be used as asked (missing folder, no classes, too few images)."""

@@ -1,0 +1,71 @@
+"""Shared fixtures. Under CI=true, missing shared data or services fail instead of skipping."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("HPO_SHARED", ROOT.parent / "shared"))
+CIFAR10_MINI = SHARED / "datasets" / "cifar10-mini"
+ANIMALS10_SAMPLE = SHARED / "datasets" / "animals10-sample"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when ``condition`` is false — but fail under CI, where everything must be present."""
+    if condition:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"required under CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def cifar10_mini() -> Path:
+    require(CIFAR10_MINI.is_dir(), f"shared dataset missing: {CIFAR10_MINI}")
+    return CIFAR10_MINI
+
+
+@pytest.fixture(scope="session")
+def animals10_sample() -> Path:
+    require(ANIMALS10_SAMPLE.is_dir(), f"shared dataset missing: {ANIMALS10_SAMPLE}")
+    return ANIMALS10_SAMPLE
+
+
+def run_hpo(
+    *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a fresh interpreter (``python -m hpo``)."""
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "hpo", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        env=full_env,
+        timeout=900,
+    )
+
+
+def assert_user_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    """Exit 2, one ``hpo: error:`` line on stderr naming ``fragments``, no traceback."""
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("hpo: error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from hpo.data.synth import synth_dataset
+
+    out = tmp_path_factory.mktemp("synth")
+    synth_dataset(out, classes=4, per_class=20, image_size=32, seed=1)
+    return out
