@@ -15,9 +15,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install hpo with its dev tools
 
-demo: install ## synthetic images -> prepared cache (grows into search -> export)
-	$(BIN)/hpo data synth $(DEMO)/images --classes 10 --per-class 60 --image-size 48
-	$(BIN)/hpo data prepare $(DEMO)/images --out $(DEMO)/prepared --image-size 32
+demo: install ## synthetic images -> search on embedded SQLite (studies/demo.toml)
+	$(BIN)/hpo data synth $(DEMO)/images --classes 10 --per-class 120 --image-size 48
+	$(BIN)/hpo search studies/demo.toml
 
 test: install ## the whole test suite (what .ci/run runs)
 	$(BIN)/python -m pytest

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from hpo import __version__
 from hpo.commands import data as data_cmd
+from hpo.commands import search as search_cmd
 from hpo.errors import HpoError
 
 __all__ = ["build_parser", "main"]
@@ -21,6 +22,9 @@ Typical flow:
   hpo data prepare data/animals10 --out data/animals10-64   decode, validate, split, cache
   hpo data synth data/synth                                 generate a small demo dataset
   hpo data fetch animals10                                  download Animals-10 (Kaggle)
+  hpo search studies/demo.toml                              run or resume a search
+  hpo trials studies/demo.toml                              table of trials
+  hpo best studies/demo.toml [--json]                       best trial vs. the baseline
 
 Run `hpo COMMAND --help` for the options of each command."""
 
@@ -33,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     data_cmd.register(sub)
+    search_cmd.register(sub)
     return parser
 
 

@@ -10,7 +10,8 @@ def test_help_is_instant_and_does_not_import_tensorflow() -> None:
     code = (
         "import sys\n"
         "from hpo.cli import main\n"
-        "for argv in (['--help'], ['data', '--help'], ['data', 'prepare', '--help']):\n"
+        "argvs = [['--help'], ['data', 'prepare', '-h'], ['search', '-h'], ['best', '-h']]\n"
+        "for argv in argvs:\n"
         "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
         "assert 'tensorflow' not in sys.modules, 'tensorflow imported'\n"
         "assert 'keras' not in sys.modules, 'keras imported'\n"

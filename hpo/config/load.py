@@ -1,0 +1,171 @@
+"""`load_config`: read and validate a study file into a `StudyConfig`.
+
+Relative paths (data folders, a SQLite file) are relative to the study file's folder, so a
+study runs the same from any working directory.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from hpo.config.schema import (
+    PRUNERS,
+    SAMPLERS,
+    ConfigError,
+    DataConfig,
+    PrunerConfig,
+    SamplerConfig,
+    StudyConfig,
+    StudySection,
+    TrainingConfig,
+)
+from hpo.config.table import Table, choices, penalty, value_range
+from hpo.search_space import BASELINE, LR_DECAYS, OPTIMIZERS, SearchSpace
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["load_config"]
+
+
+def _search(file: Path, table: Any) -> SearchSpace:
+    t, d = Table(file, "search", table), SearchSpace()
+    space = SearchSpace(
+        learning_rate=value_range(t, "learning_rate", d.learning_rate, 1e-7, 10.0, log=True),
+        batch_size=choices(
+            t,
+            "batch_size",
+            d.batch_size,
+            int,
+            lambda v: 1 <= v <= 65536,
+            "batch sizes must be >= 1",
+        ),
+        l1=penalty(t, "l1", d.l1),
+        l2=penalty(t, "l2", d.l2),
+        dropout=value_range(t, "dropout", d.dropout, 0.0, 0.95),
+        depth=value_range(t, "depth", d.depth, 1, 8, integer=True),
+        base_filters=choices(
+            t,
+            "base_filters",
+            d.base_filters,
+            int,
+            lambda v: 1 <= v <= 512,
+            "filters must be 1..512",
+        ),
+        dense_units=choices(
+            t, "dense_units", d.dense_units, int, lambda v: 1 <= v <= 8192, "units must be 1..8192"
+        ),
+        batch_norm=choices(t, "batch_norm", d.batch_norm, bool),
+        optimizer=choices(
+            t,
+            "optimizer",
+            d.optimizer,
+            str,
+            OPTIMIZERS.__contains__,
+            f"choose from {', '.join(OPTIMIZERS)}",
+        ),
+        lr_decay=choices(
+            t,
+            "lr_decay",
+            d.lr_decay,
+            str,
+            LR_DECAYS.__contains__,
+            f"choose from {', '.join(LR_DECAYS)}",
+        ),
+        augment=value_range(t, "augment", d.augment, 0.0, 1.0),
+    )
+    t.done()
+    return space
+
+
+def _resolve(base: Path, value: str) -> Path:
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def _storage_url(base: Path, raw: str | None, name: str) -> str:
+    if raw is None:
+        return f"sqlite:///{base / f'{name}.db'}"
+    if raw.startswith("sqlite:///") and not raw.startswith("sqlite:////"):
+        return f"sqlite:///{_resolve(base, raw[len('sqlite:///') :])}"
+    return raw
+
+
+def load_config(path: Path | str) -> StudyConfig:
+    """Read and validate a study file."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"study file not found: {file}")
+    try:
+        doc = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: not valid TOML ({exc})") from None
+    base = file.resolve().parent
+    top = Table(file, "top level", doc)
+    for section in ("study", "data", "search", "sampler", "pruner", "training"):
+        top.get(section, dict, {})
+    top.done()
+
+    s = Table(file, "study", doc.get("study", {}))
+    name = s.get("name", str, file.stem)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise s.fail("name", f"use letters, digits, '_', '.', '-', got {name!r}")
+    study = StudySection(
+        name=name,
+        storage=_storage_url(base, s.get("storage", str, None), name),
+        n_trials=s.number("n_trials", 20, 1, 1_000_000, integer=True),
+        timeout=s.number("timeout", None, 1, 1e9),
+        seed=s.number("seed", 0, 0, 2**31 - 1, integer=True),
+        enqueue_baseline=s.get("enqueue_baseline", bool, True),
+    )
+    s.done()
+
+    dt = Table(file, "data", doc.get("data", {}))
+    size = dt.number("image_size", 64, 8, 1024, integer=True)
+    data = DataConfig(
+        source=_resolve(base, dt.get("source", str)),
+        prepared=_resolve(base, dt.get("prepared", str, f"{name}/prepared-{size}px")),
+        image_size=size,
+        val=dt.number("val", 0.15, 0.0, 0.9),
+        test=dt.number("test", 0.15, 0.0, 0.9),
+    )
+    if data.val <= 0:
+        raise dt.fail("val", "the search needs a validation split (> 0)")
+    dt.done()
+
+    sp = Table(file, "sampler", doc.get("sampler", {}))
+    sampler = SamplerConfig(
+        sp.choice("type", "tpe", SAMPLERS),
+        sp.number("n_startup_trials", 10, 0, 10_000, integer=True),
+    )
+    sp.done()
+
+    pr = Table(file, "pruner", doc.get("pruner", {}))
+    pruner = PrunerConfig(
+        type=pr.choice("type", "hyperband", PRUNERS),
+        min_resource=pr.number("min_resource", 1, 1, 10_000, integer=True),
+        reduction_factor=pr.number("reduction_factor", 3, 2, 100, integer=True),
+        n_warmup_steps=pr.number("n_warmup_steps", 2, 0, 10_000, integer=True),
+    )
+    pr.done()
+
+    tr = Table(file, "training", doc.get("training", {}))
+    training = TrainingConfig(
+        max_epochs=tr.number("max_epochs", 10, 1, 10_000, integer=True),
+        early_stopping_patience=tr.number("early_stopping_patience", 0, 0, 10_000, integer=True),
+        eval_batch_size=tr.number("eval_batch_size", 256, 1, 65536, integer=True),
+    )
+    tr.done()
+
+    search = _search(file, doc.get("search", {}))
+    if study.enqueue_baseline and (bad := search.baseline_mismatch()):
+        raise ConfigError(
+            f"{file}: [search] {bad}: excludes the baseline's value "
+            f"{getattr(BASELINE, bad)!r} — widen it or set [study] enqueue_baseline = false"
+        )
+    return StudyConfig(file, study, data, search, sampler, pruner, training)

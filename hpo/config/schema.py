@@ -1,0 +1,85 @@
+"""The study file's dataclasses (frozen). Defaults here are the defaults of a study file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from hpo.errors import HpoError
+from hpo.search_space import SearchSpace
+
+__all__ = [
+    "PRUNERS",
+    "SAMPLERS",
+    "ConfigError",
+    "DataConfig",
+    "PrunerConfig",
+    "SamplerConfig",
+    "StudyConfig",
+    "StudySection",
+    "TrainingConfig",
+]
+
+SAMPLERS = ("tpe", "random")
+PRUNERS = ("hyperband", "successive_halving", "median", "none")
+
+
+class ConfigError(HpoError):
+    """A study file is invalid; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class StudySection:
+    name: str
+    storage: str
+    n_trials: int = 20
+    timeout: float | None = None  # seconds
+    seed: int = 0
+    enqueue_baseline: bool = True
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: Path
+    prepared: Path
+    image_size: int = 64
+    val: float = 0.15
+    test: float = 0.15
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    type: str = "tpe"
+    n_startup_trials: int = 10
+
+
+@dataclass(frozen=True)
+class PrunerConfig:
+    type: str = "hyperband"
+    min_resource: int = 1
+    reduction_factor: int = 3
+    n_warmup_steps: int = 2  # median pruner only
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    max_epochs: int = 10
+    early_stopping_patience: int = 0  # 0 = off
+    eval_batch_size: int = 256
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    path: Path
+    study: StudySection
+    data: DataConfig
+    search: SearchSpace = field(default_factory=SearchSpace)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    pruner: PrunerConfig = field(default_factory=PrunerConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    def with_overrides(self, **study_fields: Any) -> StudyConfig:
+        """Copy with ``[study]`` values replaced (CLI flags); None values are ignored."""
+        changes = {k: v for k, v in study_fields.items() if v is not None}
+        return replace(self, study=replace(self.study, **changes)) if changes else self

@@ -1,0 +1,94 @@
+"""`build_cnn(params, num_classes, image_size)`: the Keras 3 CNN a trial trains.
+
+Input: float or uint8 images, 0-255, ``[N, S, S, 3]``. Layers: ``Rescaling(1/255)``; random
+flip/translation/rotation/zoom scaled by ``augment`` (active only in training);
+``depth`` x [Conv 3x3 -> BatchNorm? -> ReLU -> MaxPool]; Flatten; Dense -> ReLU; Dropout;
+Dense softmax. L1/L2 penalties on every kernel.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from hpo.search_space import CNNParams
+
+__all__ = ["build_cnn", "compile_cnn", "make_optimizer"]
+
+EXP_DECAY_PER_EPOCH = 0.9
+
+
+def _augmentation(strength: float) -> list[keras.layers.Layer]:
+    if strength <= 0:
+        return []
+    return [
+        keras.layers.RandomFlip("horizontal"),
+        keras.layers.RandomTranslation(0.25 * strength, 0.25 * strength, fill_mode="reflect"),
+        keras.layers.RandomRotation(0.1 * strength, fill_mode="reflect"),
+        keras.layers.RandomZoom(0.3 * strength, fill_mode="reflect"),
+    ]
+
+
+def build_cnn(params: CNNParams, num_classes: int, image_size: int) -> keras.Model:
+    """The functional model for ``params`` (not compiled; see `compile_cnn`)."""
+    reg = keras.regularizers.L1L2(l1=params.l1, l2=params.l2) if params.l1 or params.l2 else None
+    inputs = keras.Input((image_size, image_size, 3), name="image")
+    x = keras.layers.Rescaling(1.0 / 255, name="scale_0_1")(inputs)
+    for layer in _augmentation(params.augment):
+        x = layer(x)
+    side = image_size
+    for i, filters in enumerate(params.filters()):
+        x = keras.layers.Conv2D(
+            filters,
+            3,
+            padding="same",
+            use_bias=not params.batch_norm,
+            kernel_regularizer=reg,
+            name=f"conv{i}",
+        )(x)
+        if params.batch_norm:
+            x = keras.layers.BatchNormalization(name=f"bn{i}")(x)
+        x = keras.layers.ReLU(name=f"relu{i}")(x)
+        if side >= 2:
+            x = keras.layers.MaxPooling2D(2, name=f"pool{i}")(x)
+            side //= 2
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(params.dense_units, kernel_regularizer=reg, name="dense")(x)
+    x = keras.layers.ReLU(name="relu_dense")(x)
+    x = keras.layers.Dropout(params.dropout, name="dropout")(x)
+    outputs = keras.layers.Dense(
+        num_classes, activation="softmax", kernel_regularizer=reg, name="probs"
+    )(x)
+    return keras.Model(inputs, outputs, name="cnn")
+
+
+def make_optimizer(
+    params: CNNParams, steps_per_epoch: int, epochs: int
+) -> keras.optimizers.Optimizer:
+    """Optimizer with the learning-rate schedule of ``params.lr_decay``."""
+    lr: float | keras.optimizers.schedules.LearningRateSchedule = params.learning_rate
+    if params.lr_decay == "exponential":
+        lr = keras.optimizers.schedules.ExponentialDecay(
+            params.learning_rate,
+            decay_steps=max(steps_per_epoch, 1),
+            decay_rate=EXP_DECAY_PER_EPOCH,
+        )
+    elif params.lr_decay == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(
+            params.learning_rate, decay_steps=max(steps_per_epoch * epochs, 1)
+        )
+    if params.optimizer == "adam":
+        return keras.optimizers.Adam(lr)
+    if params.optimizer == "sgd":
+        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True)
+    return keras.optimizers.RMSprop(lr)
+
+
+def compile_cnn(
+    model: keras.Model, params: CNNParams, steps_per_epoch: int, epochs: int
+) -> keras.Model:
+    model.compile(
+        optimizer=make_optimizer(params, steps_per_epoch, epochs),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model

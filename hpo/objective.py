@@ -1,0 +1,142 @@
+"""The Optuna objective: one trial = build, train, report val accuracy per epoch.
+
+`Objective` loads the prepared data once per process. Each call builds the candidate from
+`suggest`, trains it with the library's `KerasPruningCallback` reporting ``val_accuracy``
+every epoch, stores what the dashboard and the export need as user attrs, and clears the
+Keras session so memory stays flat across hundreds of trials.
+
+Failure policy (after keras-tuner): a bad *candidate* (NaN loss, out of memory) raises
+`TrialFailed` — the trial is marked FAIL with the reason and the study goes on; a bad
+*configuration* raises `HpoError` and stops everything.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import math
+import time
+from dataclasses import asdict
+from typing import Any
+
+import keras
+import numpy as np
+import optuna
+import tensorflow as tf
+from optuna_integration.keras import KerasPruningCallback
+
+from hpo.config import StudyConfig
+from hpo.data.pipeline import make_dataset
+from hpo.data.prepared import PreparedData
+from hpo.model import build_cnn, compile_cnn
+from hpo.search_space import suggest
+
+__all__ = ["METRIC", "Objective", "TrialFailed", "fit_history_attrs"]
+
+METRIC = "val_accuracy"
+
+# one model per trial retraces tf.functions by design; TensorFlow's warning about it is noise
+logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+class TrialFailed(Exception):
+    """This candidate cannot be trained (NaN loss, out of memory); the study goes on."""
+
+
+class _EpochLog(keras.callbacks.Callback):
+    """Per-epoch logs and wall time (runs first, so a pruned epoch is recorded too); stops
+    training quietly at the first non-finite batch loss."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: dict[str, list[float]] = {}
+        self.seconds: list[float] = []
+        self._t0 = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._t0 = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.seconds.append(time.perf_counter() - self._t0)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+
+
+def fit_history_attrs(history: dict[str, list[float]], seconds: list[float]) -> dict[str, Any]:
+    """User attrs from a Keras history: best epoch (1-based) by val accuracy and its numbers."""
+    val_acc = history.get(METRIC, [])
+    if not val_acc:
+        return {"epochs_run": 0}
+    best = int(np.argmax(val_acc))
+    train_acc = float(history["accuracy"][best])
+    return {
+        "best_epoch": best + 1,
+        "epochs_run": len(val_acc),
+        "train_accuracy": train_acc,
+        "val_loss": float(history["val_loss"][best]),
+        "train_val_gap": train_acc - float(val_acc[best]),
+        "seconds_per_epoch": float(np.mean(seconds)) if seconds else 0.0,
+    }
+
+
+class Objective:
+    """Callable for ``study.optimize``; holds the data and config, nothing per trial."""
+
+    def __init__(self, config: StudyConfig, data: PreparedData) -> None:
+        self.config = config
+        self.data = data
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        cfg, data = self.config, self.data
+        params = suggest(trial, cfg.search)
+        trial.set_user_attr("cnn_params", asdict(params))
+        epochs = cfg.training.max_epochs
+        keras.utils.set_random_seed(cfg.study.seed + trial.number)
+        train = make_dataset(
+            data, "train", params.batch_size, shuffle=True, seed=cfg.study.seed + trial.number
+        )
+        val = make_dataset(data, "val", cfg.training.eval_batch_size)
+        steps = math.ceil(len(data.splits["train"]) / params.batch_size)
+        log = _EpochLog()
+        callbacks: list[keras.callbacks.Callback] = [
+            log,
+            KerasPruningCallback(trial, METRIC),
+        ]
+        if cfg.training.early_stopping_patience:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor=METRIC, mode="max", patience=cfg.training.early_stopping_patience
+                )
+            )
+        try:
+            model = compile_cnn(
+                build_cnn(params, data.num_classes, data.image_size), params, steps, epochs
+            )
+            trial.set_user_attr("param_count", int(model.count_params()))
+            model.fit(
+                train,
+                validation_data=val,
+                epochs=epochs,
+                verbose=0,
+                callbacks=callbacks,
+                shuffle=False,
+            )
+        except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
+            trial.set_user_attr("fail_reason", f"out of memory: {str(exc).splitlines()[0][:200]}")
+            raise TrialFailed(f"out of memory ({type(exc).__name__})") from exc
+        finally:
+            for key, value in fit_history_attrs(log.history, log.seconds).items():
+                trial.set_user_attr(key, value)
+            keras.backend.clear_session()
+            gc.collect()
+        losses = log.history.get("loss", [])
+        if not losses or not all(math.isfinite(v) for v in losses):
+            epoch = next((i + 1 for i, v in enumerate(losses) if not math.isfinite(v)), 0)
+            trial.set_user_attr("fail_reason", f"loss became NaN at epoch {epoch}")
+            raise TrialFailed(f"loss became NaN at epoch {epoch}")
+        return float(max(log.history[METRIC]))

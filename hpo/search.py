@@ -1,0 +1,149 @@
+"""Run the search in this process: prepare data, open the study, optimize up to the cap.
+
+The cap is study-wide (`MaxTrialsCallback` over finished = complete + pruned trials), so a
+restarted search resumes where it stopped and never runs past ``n_trials``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+from optuna.study import MaxTrialsCallback
+from optuna.trial import FrozenTrial, TrialState
+
+from hpo.config import StudyConfig
+from hpo.data import load_prepared, prepare
+from hpo.data.prepared import PreparedData
+from hpo.errors import HpoError
+from hpo.study import FINISHED, epochs_run, open_study
+
+__all__ = ["FailureGuard", "load_data", "run_search", "trial_line"]
+
+log = logging.getLogger(__name__)
+
+
+def load_data(
+    config: StudyConfig, data_dir: Path | None = None, progress: bool = True
+) -> PreparedData:
+    """The prepared data for a study: ``data_dir`` as given, else prepare (cached) from source."""
+    if data_dir is not None:
+        return load_prepared(data_dir)
+    d = config.data
+    result = prepare(
+        d.source,
+        d.prepared,
+        image_size=d.image_size,
+        val=d.val,
+        test=d.test,
+        seed=config.study.seed,
+        progress=progress,
+    )
+    r = result.report
+    log.info(
+        "data: %d images, %d classes, %dpx (train %d / val %d / test %d; %d skipped, %d dups)",
+        r["used"], len(r["classes"]), d.image_size, r["splits"]["train"], r["splits"]["val"],
+        r["splits"]["test"], len(r["skipped"]), r["duplicates"],
+    )  # fmt: skip
+    return load_prepared(d.prepared)
+
+
+def trial_line(study: optuna.Study, trial: FrozenTrial) -> str:
+    """One line per finished trial: number, state, value, best so far, epochs, seconds."""
+    value = f"{trial.value:.4f}" if trial.value is not None else "-"
+    if trial.state == TrialState.PRUNED and trial.intermediate_values:
+        value = f"{trial.intermediate_values[max(trial.intermediate_values)]:.4f}"
+    try:
+        best = f"{study.best_value:.4f} (#{study.best_trial.number})"
+    except ValueError:
+        best = "-"
+    secs = trial.duration.total_seconds() if trial.duration else 0.0
+    tag = " [baseline]" if trial.user_attrs.get("baseline") else ""
+    reason = f"  {trial.user_attrs['fail_reason']}" if "fail_reason" in trial.user_attrs else ""
+    return (
+        f"trial {trial.number:>4}  {trial.state.name:<8} val_accuracy {value:<7} best {best:<16}"
+        f" epochs {epochs_run(trial):>3}  {secs:6.1f}s{tag}{reason}"
+    )
+
+
+class _HideCaughtFailures(logging.Filter):
+    """Optuna logs every caught trial failure with a traceback; our trial line already says
+    why (``fail_reason``), so its two 'Trial N failed with ...' records are dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return (
+            not record.getMessage().startswith("Trial ")
+            or " failed with " not in record.getMessage()
+        )
+
+
+def _quiet_optuna() -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    opt_log = logging.getLogger("optuna.study._optimize")
+    if not any(isinstance(f, _HideCaughtFailures) for f in opt_log.filters):
+        opt_log.addFilter(_HideCaughtFailures())
+
+
+class FailureGuard:
+    """Stop this process's loop after ``limit`` failed trials in a row (a broken setup, not
+    bad luck), so a study of failures cannot spin forever."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.streak = limit, 0
+        self.last_reason = ""
+
+    @property
+    def tripped(self) -> bool:
+        return self.streak >= self.limit
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self.streak = self.streak + 1 if trial.state == TrialState.FAIL else 0
+        self.last_reason = str(trial.user_attrs.get("fail_reason", "see the log"))
+        if self.tripped:
+            study.stop()
+
+
+def run_search(
+    config: StudyConfig,
+    data: PreparedData,
+    *,
+    on_trial: Callable[[str], None] | None = None,
+    max_failures: int = 5,
+) -> optuna.Study:
+    """Optimize the study until it holds ``n_trials`` finished trials (or the timeout)."""
+    from hpo.objective import Objective, TrialFailed  # imports TensorFlow
+
+    _quiet_optuna()
+    study = open_study(config)
+    cap = config.study.n_trials
+    done = len(study.get_trials(deepcopy=False, states=FINISHED))
+    if done >= cap:
+        log.info("study %s already has %d finished trials (cap %d)", config.study.name, done, cap)
+        return study
+    emit = on_trial or (lambda line: print(line, file=sys.stdout, flush=True))
+    guard = FailureGuard(max_failures)
+    study.optimize(
+        Objective(config, data),
+        timeout=config.study.timeout,
+        catch=(TrialFailed,),
+        callbacks=[
+            lambda s, t: emit(trial_line(s, t)),
+            MaxTrialsCallback(cap, states=FINISHED),
+            guard,
+        ],
+    )
+    if guard.tripped:
+        raise HpoError(
+            f"{guard.streak} trials failed in a row (last: {guard.last_reason}) — "
+            f"check the [search] ranges in {config.path}"
+        )
+    return study
+
+
+def elapsed(since: float) -> str:
+    s = time.perf_counter() - since
+    return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"

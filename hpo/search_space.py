@@ -1,0 +1,154 @@
+"""The CNN search space: `suggest(trial, space) -> CNNParams`, and the seed's baseline preset.
+
+Retraining reuses this exact code: ``suggest(optuna.trial.FixedTrial(best.params), space)``
+gives the `CNNParams` the trial saw. Every parameter is always suggested (a fixed value is a
+range with low == high, or a single choice), so a trial's params are complete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import optuna
+
+__all__ = [
+    "BASELINE",
+    "CNNParams",
+    "Choice",
+    "FloatRange",
+    "IntRange",
+    "SearchSpace",
+    "baseline_trial_params",
+    "suggest",
+]
+
+OPTIMIZERS = ("rmsprop", "adam", "sgd")
+LR_DECAYS = ("none", "exponential", "cosine")
+
+
+@dataclass(frozen=True)
+class CNNParams:
+    """Everything that defines one candidate network and its training. Defaults = the seed's
+    baseline: 2 conv blocks (32, 64 filters, 3x3, ReLU, max-pool, BatchNorm), dense 128 ReLU,
+    softmax, dropout 0.5, RMSprop lr 1e-3, batch 32, no L1/L2, constant lr, no augmentation."""
+
+    learning_rate: float = 1e-3
+    batch_size: int = 32
+    l1: float = 0.0
+    l2: float = 0.0
+    dropout: float = 0.5
+    depth: int = 2
+    base_filters: int = 32
+    dense_units: int = 128
+    batch_norm: bool = True
+    optimizer: str = "rmsprop"
+    lr_decay: str = "none"
+    augment: float = 0.0
+
+    def filters(self) -> list[int]:
+        """Filters of each conv block: doubling from ``base_filters``, capped at 512."""
+        return [min(self.base_filters * 2**i, 512) for i in range(self.depth)]
+
+
+BASELINE = CNNParams()
+
+
+@dataclass(frozen=True)
+class FloatRange:
+    low: float
+    high: float
+    log: bool = False
+
+
+@dataclass(frozen=True)
+class IntRange:
+    low: int
+    high: int
+
+
+@dataclass(frozen=True)
+class Choice:
+    options: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Ranges and choices. ``l1``/``l2``: None = always off; a range (low < high) adds an
+    on/off switch (``l1_on``) so the search can also turn the penalty off; a fixed value
+    (low == high) is always on."""
+
+    learning_rate: FloatRange = FloatRange(1e-4, 1e-2, log=True)
+    batch_size: Choice = Choice((32, 64, 128))
+    l1: FloatRange | None = FloatRange(1e-6, 1e-3, log=True)
+    l2: FloatRange | None = FloatRange(1e-6, 1e-2, log=True)
+    dropout: FloatRange = FloatRange(0.0, 0.6)
+    depth: IntRange = IntRange(1, 4)
+    base_filters: Choice = Choice((16, 32, 48, 64))
+    dense_units: Choice = Choice((64, 128, 256))
+    batch_norm: Choice = Choice((True, False))
+    optimizer: Choice = Choice(OPTIMIZERS)
+    lr_decay: Choice = Choice(LR_DECAYS)
+    augment: FloatRange = FloatRange(0.0, 0.5)
+
+    def baseline_mismatch(self) -> str | None:
+        """Name of the first parameter whose range or choices exclude the baseline's value."""
+        for f in fields(self):
+            dim, value = getattr(self, f.name), getattr(BASELINE, f.name)
+            if dim is None:
+                ok = value == 0.0
+            elif isinstance(dim, Choice):
+                ok = value in dim.options
+            elif f.name in ("l1", "l2"):
+                ok = value == 0.0 and _switchable(dim)
+            else:
+                ok = dim.low <= value <= dim.high
+            if not ok:
+                return f.name
+        return None
+
+
+def _suggest(trial: optuna.trial.BaseTrial, name: str, dim: FloatRange | IntRange | Choice) -> Any:
+    if isinstance(dim, Choice):
+        return trial.suggest_categorical(name, list(dim.options))
+    if isinstance(dim, IntRange):
+        return trial.suggest_int(name, dim.low, dim.high)
+    return trial.suggest_float(name, dim.low, dim.high, log=dim.log)
+
+
+def _switchable(dim: FloatRange) -> bool:
+    return dim.low < dim.high
+
+
+def _penalty(trial: optuna.trial.BaseTrial, name: str, dim: FloatRange | None) -> float:
+    if dim is None:
+        return 0.0
+    if _switchable(dim) and not trial.suggest_categorical(f"{name}_on", [False, True]):
+        return 0.0
+    return float(trial.suggest_float(name, dim.low, dim.high, log=dim.log))
+
+
+def suggest(trial: optuna.trial.BaseTrial, space: SearchSpace) -> CNNParams:
+    """Sample (or, for a `FixedTrial`, replay) one candidate from ``space``."""
+    values: dict[str, Any] = {}
+    for f in fields(space):
+        dim = getattr(space, f.name)
+        if f.name in ("l1", "l2"):
+            values[f.name] = _penalty(trial, f.name, dim)
+        else:
+            values[f.name] = _suggest(trial, f.name, dim)
+    return CNNParams(**values)
+
+
+def baseline_trial_params(space: SearchSpace) -> dict[str, Any]:
+    """Optuna params that make `suggest` return `BASELINE` (for ``study.enqueue_trial``)."""
+    params: dict[str, Any] = {}
+    for f in fields(space):
+        value = getattr(BASELINE, f.name)
+        if f.name in ("l1", "l2"):
+            dim = getattr(space, f.name)
+            if dim is not None and _switchable(dim):
+                params[f"{f.name}_on"] = False
+        else:
+            params[f.name] = value
+    return params

@@ -1,0 +1,101 @@
+"""What a study found, as data (for `--json`) and as text (for the terminal). No TensorFlow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from hpo.config import StudyConfig
+from hpo.study import FINISHED, baseline_trial, epochs_run
+
+__all__ = ["format_summary", "format_trials", "study_summary", "trial_record"]
+
+
+def _peak(trial: FrozenTrial) -> float | None:
+    """A trial's value; for a pruned trial its best reported val accuracy."""
+    if trial.value is not None:
+        return float(trial.value)
+    return max(trial.intermediate_values.values()) if trial.intermediate_values else None
+
+
+def trial_record(trial: FrozenTrial) -> dict[str, Any]:
+    return {
+        "number": trial.number,
+        "state": trial.state.name,
+        "val_accuracy": _peak(trial),
+        "epochs": epochs_run(trial),
+        "seconds": trial.duration.total_seconds() if trial.duration else None,
+        "baseline": bool(trial.user_attrs.get("baseline")),
+        "params": trial.params,
+        "user_attrs": trial.user_attrs,
+    }
+
+
+def study_summary(study: optuna.Study, config: StudyConfig) -> dict[str, Any]:
+    trials = study.get_trials(deepcopy=False)
+    counts = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
+    finished = [t for t in trials if t.state in FINISHED]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    best = max(complete, key=lambda t: t.value or 0.0) if complete else None
+    base = baseline_trial(study)
+    spent = sum(epochs_run(t) for t in trials)
+    return {
+        "study": study.study_name,
+        "counts": counts,
+        "finished": len(finished),
+        "cap": config.study.n_trials,
+        "epochs_run": spent,
+        "epochs_unpruned": len(finished) * config.training.max_epochs,
+        "best": trial_record(best) if best else None,
+        "baseline": trial_record(base) if base else None,
+    }
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    c = summary["counts"]
+    lines = [
+        f"Study {summary['study']}: {summary['finished']}/{summary['cap']} trials finished "
+        f"({c['complete']} complete, {c['pruned']} pruned, {c['fail']} failed)",
+    ]
+    if summary["epochs_unpruned"]:
+        share = 100 * summary["epochs_run"] / summary["epochs_unpruned"]
+        lines.append(
+            f"Epochs: {summary['epochs_run']} trained of {summary['epochs_unpruned']} "
+            f"without pruning ({share:.0f} %)"
+        )
+    best, base = summary["best"], summary["baseline"]
+    if best is None:
+        lines.append("No completed trial yet.")
+        return "\n".join(lines)
+    lines.append(f"Best: trial {best['number']}, val_accuracy {best['val_accuracy']:.4f}")
+    if base is not None and base["val_accuracy"] is not None:
+        gain = 100 * (best["val_accuracy"] - base["val_accuracy"])
+        lines.append(
+            f"Baseline (trial {base['number']}, {base['state'].lower()}): val_accuracy "
+            f"{base['val_accuracy']:.4f} -> search {gain:+.1f} points"
+        )
+    params = ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(best["params"].items()))
+    lines.append(f"Best params: {params}")
+    return "\n".join(lines)
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def format_trials(study: optuna.Study) -> str:
+    """A table of all trials, one row each."""
+    header = f"{'#':>4}  {'state':<8} {'val_acc':>8} {'epochs':>6} {'secs':>7}  params"
+    rows = [header]
+    for t in study.get_trials(deepcopy=False):
+        r = trial_record(t)
+        acc = f"{r['val_accuracy']:.4f}" if r["val_accuracy"] is not None else "-"
+        secs = f"{r['seconds']:.1f}" if r["seconds"] is not None else "-"
+        tag = "[baseline] " if r["baseline"] else ""
+        params = " ".join(f"{k}={_fmt(v)}" for k, v in sorted(t.params.items()))
+        rows.append(
+            f"{t.number:>4}  {t.state.name:<8} {acc:>8} {r['epochs']:>6} {secs:>7}  {tag}{params}"
+        )
+    return "\n".join(rows)

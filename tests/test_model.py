@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from hpo.model import build_cnn, compile_cnn, make_optimizer
+from hpo.search_space import BASELINE, CNNParams
+
+
+def _layer_types(model: keras.Model) -> list[str]:
+    return [type(layer).__name__ for layer in model.layers]
+
+
+def test_baseline_architecture() -> None:
+    model = build_cnn(BASELINE, num_classes=10, image_size=32)
+    types = _layer_types(model)
+    assert types[:2] == ["InputLayer", "Rescaling"]
+    assert types.count("Conv2D") == 2 and types.count("MaxPooling2D") == 2
+    assert types.count("BatchNormalization") == 2 and types.count("Dense") == 2
+    assert model.get_layer("dropout").rate == 0.5
+    assert [model.get_layer(f"conv{i}").filters for i in range(2)] == [32, 64]
+    assert model.output_shape == (None, 10)
+    # 32 px -> two 2x2 pools -> 8x8x64 flattened into dense 128
+    assert model.get_layer("dense").kernel.shape == (8 * 8 * 64, 128)
+
+
+def test_rescaling_means_raw_pixels_in() -> None:
+    model = build_cnn(BASELINE, num_classes=3, image_size=16)
+    probs = model.predict(np.full((2, 16, 16, 3), 255, np.uint8), verbose=0)
+    assert probs.shape == (2, 3)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_augmentation_only_in_training() -> None:
+    params = CNNParams(augment=0.5, dropout=0.0, batch_norm=False)
+    model = build_cnn(params, num_classes=3, image_size=16)
+    assert "RandomFlip" in _layer_types(model)
+    x = np.random.default_rng(0).integers(0, 255, (4, 16, 16, 3)).astype("float32")
+    a, b = model(x, training=False), model(x, training=False)
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_regularizers_reach_every_kernel() -> None:
+    model = build_cnn(CNNParams(l1=1e-4, l2=1e-3), num_classes=3, image_size=16)
+    for name in ("conv0", "conv1", "dense", "probs"):
+        reg = model.get_layer(name).kernel_regularizer
+        assert reg is not None and reg.l1 == pytest.approx(1e-4) and reg.l2 == pytest.approx(1e-3)
+
+
+def test_deep_nets_stop_pooling_at_one_pixel() -> None:
+    model = build_cnn(CNNParams(depth=6, base_filters=8), num_classes=2, image_size=16)
+    assert _layer_types(model).count("MaxPooling2D") == 4
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "decay", "cls"),
+    [("rmsprop", "none", "RMSprop"), ("adam", "exponential", "Adam"), ("sgd", "cosine", "SGD")],
+)
+def test_optimizers_and_schedules(optimizer: str, decay: str, cls: str) -> None:
+    opt = make_optimizer(CNNParams(optimizer=optimizer, lr_decay=decay, learning_rate=0.01), 10, 5)
+    assert type(opt).__name__ == cls
+    lr = opt.learning_rate
+    if decay == "none":
+        assert float(lr) == pytest.approx(0.01)
+    else:
+        sched = opt._learning_rate
+        assert float(sched(0)) == pytest.approx(0.01)
+        assert float(sched(49)) < 0.01
+
+
+def test_compiled_model_trains_one_step() -> None:
+    model = compile_cnn(build_cnn(BASELINE, 2, 16), BASELINE, steps_per_epoch=1, epochs=1)
+    x = np.random.default_rng(0).integers(0, 255, (8, 16, 16, 3)).astype("uint8")
+    hist = model.fit(x, np.arange(8) % 2, epochs=1, verbose=0)
+    assert np.isfinite(hist.history["loss"][0])

@@ -1,0 +1,110 @@
+"""A real search on tiny synthetic data, real SQLite file, through the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import FixedTrial, TrialState
+
+from hpo.config import load_config
+from hpo.search_space import BASELINE, CNNParams, baseline_trial_params, suggest
+from tests.conftest import assert_user_error, run_hpo
+from tests.studyfiles import write_study
+
+
+def _study(path: Path) -> optuna.Study:
+    cfg = load_config(path)
+    return optuna.load_study(study_name=cfg.study.name, storage=cfg.study.storage)
+
+
+@pytest.mark.slow
+def test_search_prunes_marks_baseline_resumes_and_replays(synth_dir: Path, tmp_path: Path) -> None:
+    toml = write_study(
+        tmp_path, "tiny", synth_dir, study={"n_trials": 8}, training={"max_epochs": 9}
+    )
+    proc = run_hpo("search", toml, "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "tiny.db").is_file()  # default storage: next to the study file
+    assert "Baseline (trial 0" in proc.stdout and "Best params:" in proc.stdout
+    assert proc.stdout.count("\ntrial ") + proc.stdout.startswith("trial ") >= 8
+
+    study = _study(toml)
+    trials = study.get_trials()
+    finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    assert len(finished) == 8
+    assert any(t.state == TrialState.PRUNED for t in trials), "Hyperband pruned nothing"
+    assert study.metric_names == ["val_accuracy"]
+
+    first = trials[0]
+    cfg = load_config(toml)
+    assert first.user_attrs["baseline"] is True
+    assert first.params == baseline_trial_params(cfg.search)
+    assert CNNParams(**first.user_attrs["cnn_params"]) == BASELINE
+    for key in (
+        "param_count",
+        "best_epoch",
+        "train_accuracy",
+        "val_loss",
+        "seconds_per_epoch",
+        "train_val_gap",
+    ):
+        assert key in first.user_attrs, key
+    assert len(first.intermediate_values) == first.user_attrs["epochs_run"]
+
+    # the retrain path: the same search-space code replays the best trial's params exactly
+    best = study.best_trial
+    assert suggest(FixedTrial(best.params), cfg.search) == CNNParams(
+        **best.user_attrs["cnn_params"]
+    )
+
+    # resume: numbers continue, the new cap holds, and a finished study runs nothing more
+    assert run_hpo("search", toml, "--n-trials", "10", "--no-progress").returncode == 0
+    numbers = [t.number for t in _study(toml).get_trials()]
+    assert numbers == list(range(len(numbers)))
+    finished_after = [
+        t for t in _study(toml).get_trials() if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+    ]
+    assert len(finished_after) == 10
+    again = run_hpo("search", toml, "--n-trials", "10", "--no-progress")
+    assert again.returncode == 0 and len(_study(toml).get_trials()) == len(numbers)
+    assert sum(t.user_attrs.get("baseline", False) for t in _study(toml).get_trials()) == 1
+
+    table = run_hpo("trials", toml)
+    assert table.returncode == 0 and "[baseline]" in table.stdout and "PRUNED" in table.stdout
+    best_json = json.loads(run_hpo("best", toml, "--json").stdout)
+    assert best_json["best"]["number"] == _study(toml).best_trial.number
+    assert best_json["finished"] == 10 and best_json["baseline"]["number"] == 0
+
+
+@pytest.mark.slow
+def test_diverging_trials_fail_with_reason_and_stop_cleanly(
+    synth_dir: Path, tmp_path: Path
+) -> None:
+    toml = write_study(
+        tmp_path,
+        "diverge",
+        synth_dir,
+        study={"n_trials": 3, "enqueue_baseline": False},
+        search={
+            "learning_rate": 10.0,
+            "optimizer": "sgd",
+            "batch_norm": False,
+            "l1": 0,
+            "l2": 10.0,
+        },
+        training={"max_epochs": 3},
+    )
+    proc = run_hpo("search", toml, "--no-progress")
+    assert_user_error(proc, "trials failed in a row", "loss became NaN", str(toml), sole=False)
+    trials = _study(toml).get_trials()
+    assert trials and all(t.state == TrialState.FAIL for t in trials)
+    assert all("NaN" in t.user_attrs["fail_reason"] for t in trials)
+
+
+def test_unknown_study_lists_the_existing_ones(synth_dir: Path, tmp_path: Path) -> None:
+    toml = write_study(tmp_path, "nothing-yet", synth_dir)
+    optuna.create_study(study_name="other", storage=f"sqlite:///{tmp_path / 'nothing-yet.db'}")
+    assert_user_error(run_hpo("best", toml), "no study 'nothing-yet'", "studies there: other")

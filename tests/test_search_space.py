@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import optuna
+from optuna.trial import FixedTrial
+
+from hpo.search_space import (
+    BASELINE,
+    Choice,
+    FloatRange,
+    IntRange,
+    SearchSpace,
+    baseline_trial_params,
+    suggest,
+)
+
+
+def test_baseline_is_the_seed_network() -> None:
+    assert BASELINE.filters() == [32, 64]
+    assert (BASELINE.dense_units, BASELINE.dropout, BASELINE.batch_norm) == (128, 0.5, True)
+    assert (BASELINE.optimizer, BASELINE.learning_rate, BASELINE.batch_size) == (
+        "rmsprop",
+        1e-3,
+        32,
+    )
+    assert (BASELINE.l1, BASELINE.l2, BASELINE.lr_decay, BASELINE.augment) == (
+        0.0,
+        0.0,
+        "none",
+        0.0,
+    )
+
+
+def test_baseline_params_replay_to_the_baseline() -> None:
+    space = SearchSpace()
+    assert suggest(FixedTrial(baseline_trial_params(space)), space) == BASELINE
+
+
+def test_sampled_params_lie_in_the_space_and_replay_exactly() -> None:
+    space = SearchSpace(
+        depth=IntRange(1, 3),
+        batch_size=Choice((16, 64)),
+        l1=None,
+        l2=FloatRange(1e-5, 1e-3, log=True),
+    )
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    seen_l2_off = seen_l2_on = False
+    for _ in range(40):
+        trial = study.ask()
+        p = suggest(trial, space)
+        assert 1 <= p.depth <= 3 and p.batch_size in (16, 64) and p.l1 == 0.0
+        assert 1e-4 <= p.learning_rate <= 1e-2
+        seen_l2_off |= p.l2 == 0.0
+        seen_l2_on |= 1e-5 <= p.l2 <= 1e-3
+        assert "l1_on" not in trial.params
+        assert suggest(FixedTrial(trial.params), space) == p
+        study.tell(trial, 0.0)
+    assert seen_l2_off and seen_l2_on
+
+
+def test_fixed_penalty_is_always_on_and_excludes_the_baseline() -> None:
+    space = SearchSpace(l2=FloatRange(1e-4, 1e-4, log=True))
+    trial = optuna.create_study().ask()
+    assert suggest(trial, space).l2 == 1e-4 and "l2_on" not in trial.params
+    assert space.baseline_mismatch() == "l2"
+    assert SearchSpace().baseline_mismatch() is None
+    assert SearchSpace(depth=IntRange(3, 4)).baseline_mismatch() == "depth"
