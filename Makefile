@@ -15,9 +15,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install hpo with its dev tools
 
-demo: install ## synthetic images -> search on embedded SQLite (studies/demo.toml)
+demo: install ## synthetic images -> search on embedded SQLite -> exported SavedModel -> predict
 	$(BIN)/hpo data synth $(DEMO)/images --classes 10 --per-class 120 --image-size 48
 	$(BIN)/hpo search studies/demo.toml
+	$(BIN)/hpo export studies/demo.toml --out models/demo
+	$(BIN)/hpo predict models/demo $(DEMO)/images/circle/0000.jpg $(DEMO)/images/square/0001.jpg $(DEMO)/images/vbars/0002.jpg
+	@echo "SavedModel: models/demo/saved_model"
 
 test: install ## the whole test suite (what .ci/run runs)
 	$(BIN)/python -m pytest

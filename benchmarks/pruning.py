@@ -23,9 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--study", type=Path, default=ROOT / "studies/cifar10-mini.toml")
     ap.add_argument("--n-trials", type=int, default=None)
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -51,9 +49,7 @@ def main() -> None:
                 ),
             )
             t0 = time.perf_counter()
-            study = run_search(
-                cfg, data, on_trial=lambda line, p=pruner: print(f"[{p}] {line}", flush=True)
-            )
+            study = run_search(cfg, data, on_trial=lambda line, p=pruner: print(f"[{p}] {line}", flush=True))
             s = study_summary(study, cfg)
             b = baseline_trial(study)
             results[pruner] = {

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from hpo import __version__
 from hpo.commands import data as data_cmd
+from hpo.commands import model as model_cmd
 from hpo.commands import search as search_cmd
 from hpo.errors import HpoError
 
@@ -25,6 +26,9 @@ Typical flow:
   hpo search studies/demo.toml                              run or resume a search
   hpo trials studies/demo.toml                              table of trials
   hpo best studies/demo.toml [--json]                       best trial vs. the baseline
+  hpo export studies/demo.toml [--tflite]                   retrain best -> models/demo/saved_model
+  hpo evaluate models/demo data/demo/images                 metrics of an export on a dataset
+  hpo predict models/demo photo.jpg folder/                 classify files
 
 Run `hpo COMMAND --help` for the options of each command."""
 
@@ -38,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     data_cmd.register(sub)
     search_cmd.register(sub)
+    model_cmd.register(sub)
     return parser
 
 
@@ -49,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    logging.getLogger("tensorflow").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
         return int(args.func(args) or 0)
     except HpoError as exc:

@@ -1,9 +1,14 @@
 """`build_cnn(params, num_classes, image_size)`: the Keras 3 CNN a trial trains.
 
-Input: float or uint8 images, 0-255, ``[N, S, S, 3]``. Layers: ``Rescaling(1/255)``; random
-flip/translation/rotation/zoom scaled by ``augment`` (active only in training);
+Input: float or uint8 images, 0-255, ``[N, S, S, 3]``. Layers: ``Rescaling(1/255)``;
 ``depth`` x [Conv 3x3 -> BatchNorm? -> ReLU -> MaxPool]; Flatten; Dense -> ReLU; Dropout;
 Dense softmax. L1/L2 penalties on every kernel.
+
+Augmentation (random flip/translation/rotation/zoom scaled by ``augment``) lives in a
+separate wrapper, `with_augmentation`, that is trained but never exported: Keras's random
+layers default to ``training=True`` when called without a training flag (as
+``Model.export``'s serving function does), so keeping them out of the inference model is
+the only way to guarantee a deterministic SavedModel.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import keras
 
 from hpo.search_space import CNNParams
 
-__all__ = ["build_cnn", "compile_cnn", "make_optimizer"]
+__all__ = ["build_cnn", "compile_cnn", "make_optimizer", "with_augmentation"]
 
 EXP_DECAY_PER_EPOCH = 0.9
 
@@ -29,12 +34,10 @@ def _augmentation(strength: float) -> list[keras.layers.Layer]:
 
 
 def build_cnn(params: CNNParams, num_classes: int, image_size: int) -> keras.Model:
-    """The functional model for ``params`` (not compiled; see `compile_cnn`)."""
+    """The inference model for ``params`` (not compiled; see `compile_cnn`)."""
     reg = keras.regularizers.L1L2(l1=params.l1, l2=params.l2) if params.l1 or params.l2 else None
     inputs = keras.Input((image_size, image_size, 3), name="image")
     x = keras.layers.Rescaling(1.0 / 255, name="scale_0_1")(inputs)
-    for layer in _augmentation(params.augment):
-        x = layer(x)
     side = image_size
     for i, filters in enumerate(params.filters()):
         x = keras.layers.Conv2D(
@@ -55,15 +58,24 @@ def build_cnn(params: CNNParams, num_classes: int, image_size: int) -> keras.Mod
     x = keras.layers.Dense(params.dense_units, kernel_regularizer=reg, name="dense")(x)
     x = keras.layers.ReLU(name="relu_dense")(x)
     x = keras.layers.Dropout(params.dropout, name="dropout")(x)
-    outputs = keras.layers.Dense(
-        num_classes, activation="softmax", kernel_regularizer=reg, name="probs"
-    )(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", kernel_regularizer=reg, name="probs")(x)
     return keras.Model(inputs, outputs, name="cnn")
 
 
-def make_optimizer(
-    params: CNNParams, steps_per_epoch: int, epochs: int
-) -> keras.optimizers.Optimizer:
+def with_augmentation(model: keras.Model, params: CNNParams) -> keras.Model:
+    """The model to train: ``model`` behind the augmentation layers (``model`` itself when
+    ``augment`` is 0). Weights are shared, so training it trains ``model``."""
+    layers = _augmentation(params.augment)
+    if not layers:
+        return model
+    inputs = keras.Input(model.input_shape[1:], name="image")
+    x = inputs
+    for layer in layers:
+        x = layer(x)
+    return keras.Model(inputs, model(x), name="cnn_augmented")
+
+
+def make_optimizer(params: CNNParams, steps_per_epoch: int, epochs: int) -> keras.optimizers.Optimizer:
     """Optimizer with the learning-rate schedule of ``params.lr_decay``."""
     lr: float | keras.optimizers.schedules.LearningRateSchedule = params.learning_rate
     if params.lr_decay == "exponential":
@@ -73,9 +85,7 @@ def make_optimizer(
             decay_rate=EXP_DECAY_PER_EPOCH,
         )
     elif params.lr_decay == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(
-            params.learning_rate, decay_steps=max(steps_per_epoch * epochs, 1)
-        )
+        lr = keras.optimizers.schedules.CosineDecay(params.learning_rate, decay_steps=max(steps_per_epoch * epochs, 1))
     if params.optimizer == "adam":
         return keras.optimizers.Adam(lr)
     if params.optimizer == "sgd":
@@ -83,9 +93,7 @@ def make_optimizer(
     return keras.optimizers.RMSprop(lr)
 
 
-def compile_cnn(
-    model: keras.Model, params: CNNParams, steps_per_epoch: int, epochs: int
-) -> keras.Model:
+def compile_cnn(model: keras.Model, params: CNNParams, steps_per_epoch: int, epochs: int) -> keras.Model:
     model.compile(
         optimizer=make_optimizer(params, steps_per_epoch, epochs),
         loss="sparse_categorical_crossentropy",

@@ -28,7 +28,7 @@ from optuna_integration.keras import KerasPruningCallback
 from hpo.config import StudyConfig
 from hpo.data.pipeline import make_dataset
 from hpo.data.prepared import PreparedData
-from hpo.model import build_cnn, compile_cnn
+from hpo.model import build_cnn, compile_cnn, with_augmentation
 from hpo.search_space import suggest
 
 __all__ = ["METRIC", "Objective", "TrialFailed", "fit_history_attrs"]
@@ -97,9 +97,7 @@ class Objective:
         trial.set_user_attr("cnn_params", asdict(params))
         epochs = cfg.training.max_epochs
         keras.utils.set_random_seed(cfg.study.seed + trial.number)
-        train = make_dataset(
-            data, "train", params.batch_size, shuffle=True, seed=cfg.study.seed + trial.number
-        )
+        train = make_dataset(data, "train", params.batch_size, shuffle=True, seed=cfg.study.seed + trial.number)
         val = make_dataset(data, "val", cfg.training.eval_batch_size)
         steps = math.ceil(len(data.splits["train"]) / params.batch_size)
         log = _EpochLog()
@@ -109,16 +107,13 @@ class Objective:
         ]
         if cfg.training.early_stopping_patience:
             callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor=METRIC, mode="max", patience=cfg.training.early_stopping_patience
-                )
+                keras.callbacks.EarlyStopping(monitor=METRIC, mode="max", patience=cfg.training.early_stopping_patience)
             )
         try:
-            model = compile_cnn(
-                build_cnn(params, data.num_classes, data.image_size), params, steps, epochs
-            )
+            model = build_cnn(params, data.num_classes, data.image_size)
             trial.set_user_attr("param_count", int(model.count_params()))
-            model.fit(
+            trainer = compile_cnn(with_augmentation(model, params), params, steps, epochs)
+            trainer.fit(
                 train,
                 validation_data=val,
                 epochs=epochs,

@@ -27,9 +27,7 @@ __all__ = ["FailureGuard", "load_data", "run_search", "trial_line"]
 log = logging.getLogger(__name__)
 
 
-def load_data(
-    config: StudyConfig, data_dir: Path | None = None, progress: bool = True
-) -> PreparedData:
+def load_data(config: StudyConfig, data_dir: Path | None = None, progress: bool = True) -> PreparedData:
     """The prepared data for a study: ``data_dir`` as given, else prepare (cached) from source."""
     if data_dir is not None:
         return load_prepared(data_dir)
@@ -75,10 +73,7 @@ class _HideCaughtFailures(logging.Filter):
     why (``fail_reason``), so its two 'Trial N failed with ...' records are dropped."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return (
-            not record.getMessage().startswith("Trial ")
-            or " failed with " not in record.getMessage()
-        )
+        return not record.getMessage().startswith("Trial ") or " failed with " not in record.getMessage()
 
 
 def _quiet_optuna() -> None:

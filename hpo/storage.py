@@ -52,16 +52,12 @@ def make_storage(url: str) -> RDBStorage:
     elif url.startswith(("postgresql://", "postgresql+psycopg2://")):
         engine_kwargs = {"pool_pre_ping": True}
     else:
-        raise StorageError(
-            f"unsupported storage URL {mask_url(url)} — use sqlite:///FILE or postgresql://…"
-        )
+        raise StorageError(f"unsupported storage URL {mask_url(url)} — use sqlite:///FILE or postgresql://…")
     try:
         return RDBStorage(url, engine_kwargs=engine_kwargs)
     except Exception as exc:  # SQLAlchemy/psycopg2 raise many types for connection problems
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StorageError(
-            f"cannot open storage {mask_url(url)} ({mask_url(first)[:200]})"
-        ) from None
+        raise StorageError(f"cannot open storage {mask_url(url)} ({mask_url(first)[:200]})") from None
 
 
 def study_names(storage: optuna.storages.BaseStorage) -> list[str]:

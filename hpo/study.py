@@ -48,9 +48,7 @@ def make_pruner(config: StudyConfig) -> optuna.pruners.BasePruner:
             reduction_factor=p.reduction_factor,
         )
     if p.type == "successive_halving":
-        return optuna.pruners.SuccessiveHalvingPruner(
-            min_resource=p.min_resource, reduction_factor=p.reduction_factor
-        )
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=p.min_resource, reduction_factor=p.reduction_factor)
     if p.type == "median":
         return optuna.pruners.MedianPruner(n_warmup_steps=p.n_warmup_steps)
     return optuna.pruners.NopPruner()
@@ -86,10 +84,7 @@ def load_study(config: StudyConfig) -> optuna.Study:
     if config.study.name not in names:
         where = mask_url(config.study.storage)
         found = ", ".join(names) if names else "none"
-        raise HpoError(
-            f"no study '{config.study.name}' in {where} (studies there: {found}) — "
-            "run `hpo search` first"
-        )
+        raise HpoError(f"no study '{config.study.name}' in {where} (studies there: {found}) — run `hpo search` first")
     return optuna.load_study(
         study_name=config.study.name,
         storage=storage,

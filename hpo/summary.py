@@ -62,8 +62,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     if summary["epochs_unpruned"]:
         share = 100 * summary["epochs_run"] / summary["epochs_unpruned"]
         lines.append(
-            f"Epochs: {summary['epochs_run']} trained of {summary['epochs_unpruned']} "
-            f"without pruning ({share:.0f} %)"
+            f"Epochs: {summary['epochs_run']} trained of {summary['epochs_unpruned']} without pruning ({share:.0f} %)"
         )
     best, base = summary["best"], summary["baseline"]
     if best is None:
@@ -95,7 +94,5 @@ def format_trials(study: optuna.Study) -> str:
         secs = f"{r['seconds']:.1f}" if r["seconds"] is not None else "-"
         tag = "[baseline] " if r["baseline"] else ""
         params = " ".join(f"{k}={_fmt(v)}" for k, v in sorted(t.params.items()))
-        rows.append(
-            f"{t.number:>4}  {t.state.name:<8} {acc:>8} {r['epochs']:>6} {secs:>7}  {tag}{params}"
-        )
+        rows.append(f"{t.number:>4}  {t.state.name:<8} {acc:>8} {r['epochs']:>6} {secs:>7}  {tag}{params}")
     return "\n".join(rows)

@@ -51,9 +51,7 @@ def run_hpo(
     )
 
 
-def assert_user_error(
-    proc: subprocess.CompletedProcess[str], *fragments: str, sole: bool = True
-) -> None:
+def assert_user_error(proc: subprocess.CompletedProcess[str], *fragments: str, sole: bool = True) -> None:
     """Exit 2, one ``hpo: error:`` line naming ``fragments`` ending stderr, no traceback.
 
     ``sole``: stderr holds nothing else (errors found before any work starts). Errors found

@@ -32,7 +32,5 @@ def test_prepare_help_explains_the_options() -> None:
 
 def test_console_script_is_installed() -> None:
     exe = ROOT / ".venv" / "bin" / "hpo"
-    proc = subprocess.run(
-        [str(exe) if exe.exists() else "hpo", "--version"], capture_output=True, text=True
-    )
+    proc = subprocess.run([str(exe) if exe.exists() else "hpo", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("hpo ")

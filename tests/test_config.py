@@ -43,9 +43,7 @@ def test_ranges_choices_and_fixed_values(tmp_path: Path) -> None:
 
 
 def test_cli_overrides_win(tmp_path: Path) -> None:
-    cfg = load_config(write_study(tmp_path, "x", tmp_path)).with_overrides(
-        n_trials=99, timeout=None
-    )
+    cfg = load_config(write_study(tmp_path, "x", tmp_path)).with_overrides(n_trials=99, timeout=None)
     assert cfg.study.n_trials == 99 and cfg.study.timeout is None
 
 
@@ -69,9 +67,7 @@ BAD_CASES = [
 
 
 @pytest.mark.parametrize(("sections", "message"), BAD_CASES)
-def test_invalid_study_file_names_file_and_key(
-    tmp_path: Path, sections: dict, message: str
-) -> None:
+def test_invalid_study_file_names_file_and_key(tmp_path: Path, sections: dict, message: str) -> None:
     path = write_study(tmp_path, "bad", tmp_path, **sections)
     with pytest.raises(ConfigError) as err:
         load_config(path)

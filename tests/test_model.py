@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from hpo.model import build_cnn, compile_cnn, make_optimizer
+from hpo.model import build_cnn, compile_cnn, make_optimizer, with_augmentation
 from hpo.search_space import BASELINE, CNNParams
 
 
@@ -32,13 +32,19 @@ def test_rescaling_means_raw_pixels_in() -> None:
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
 
 
-def test_augmentation_only_in_training() -> None:
+def test_augmentation_wraps_but_never_enters_the_inference_model() -> None:
     params = CNNParams(augment=0.5, dropout=0.0, batch_norm=False)
     model = build_cnn(params, num_classes=3, image_size=16)
-    assert "RandomFlip" in _layer_types(model)
+    trainer = with_augmentation(model, params)
+    assert "RandomFlip" in _layer_types(trainer) and "RandomFlip" not in _layer_types(model)
+    assert with_augmentation(model, CNNParams(augment=0.0)) is model
     x = np.random.default_rng(0).integers(0, 255, (4, 16, 16, 3)).astype("float32")
-    a, b = model(x, training=False), model(x, training=False)
-    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # called without a training flag (as a serving function does), the inference model is deterministic
+    np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(model(x)))
+    # the trainer augments in training mode only, and shares the model's weights
+    np.testing.assert_allclose(np.asarray(trainer(x, training=False)), np.asarray(model(x)), rtol=1e-6)
+    assert not np.allclose(np.asarray(trainer(x, training=True)), np.asarray(model(x)))
+    assert {id(w) for w in model.weights} <= {id(w) for w in trainer.weights}
 
 
 def test_regularizers_reach_every_kernel() -> None:

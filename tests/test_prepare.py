@@ -56,9 +56,7 @@ def test_odd_files_are_used_or_skipped_with_reason(tmp_path: Path) -> None:
     write_odd_files(src / "odd")
     write_odd_files(src / "odd" / "again")  # the same bytes again: every file is a duplicate
     out = tmp_path / "out"
-    proc = run_hpo(
-        "data", "prepare", src, "--out", out, "--image-size", "16", "--val", "0.1", "--test", "0.1"
-    )
+    proc = run_hpo("data", "prepare", src, "--out", out, "--image-size", "16", "--val", "0.1", "--test", "0.1")
     assert proc.returncode == 0, proc.stderr
     report = json.loads((out / "report.json").read_text())
     good = [n for n, ok in ODD_FILES.items() if ok]

@@ -22,9 +22,7 @@ def _study(path: Path) -> optuna.Study:
 
 @pytest.mark.slow
 def test_search_prunes_marks_baseline_resumes_and_replays(synth_dir: Path, tmp_path: Path) -> None:
-    toml = write_study(
-        tmp_path, "tiny", synth_dir, study={"n_trials": 8}, training={"max_epochs": 9}
-    )
+    toml = write_study(tmp_path, "tiny", synth_dir, study={"n_trials": 8}, training={"max_epochs": 9})
     proc = run_hpo("search", toml, "--no-progress")
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "tiny.db").is_file()  # default storage: next to the study file
@@ -56,17 +54,13 @@ def test_search_prunes_marks_baseline_resumes_and_replays(synth_dir: Path, tmp_p
 
     # the retrain path: the same search-space code replays the best trial's params exactly
     best = study.best_trial
-    assert suggest(FixedTrial(best.params), cfg.search) == CNNParams(
-        **best.user_attrs["cnn_params"]
-    )
+    assert suggest(FixedTrial(best.params), cfg.search) == CNNParams(**best.user_attrs["cnn_params"])
 
     # resume: numbers continue, the new cap holds, and a finished study runs nothing more
     assert run_hpo("search", toml, "--n-trials", "10", "--no-progress").returncode == 0
     numbers = [t.number for t in _study(toml).get_trials()]
     assert numbers == list(range(len(numbers)))
-    finished_after = [
-        t for t in _study(toml).get_trials() if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-    ]
+    finished_after = [t for t in _study(toml).get_trials() if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     assert len(finished_after) == 10
     again = run_hpo("search", toml, "--n-trials", "10", "--no-progress")
     assert again.returncode == 0 and len(_study(toml).get_trials()) == len(numbers)
@@ -80,9 +74,7 @@ def test_search_prunes_marks_baseline_resumes_and_replays(synth_dir: Path, tmp_p
 
 
 @pytest.mark.slow
-def test_diverging_trials_fail_with_reason_and_stop_cleanly(
-    synth_dir: Path, tmp_path: Path
-) -> None:
+def test_diverging_trials_fail_with_reason_and_stop_cleanly(synth_dir: Path, tmp_path: Path) -> None:
     toml = write_study(
         tmp_path,
         "diverge",

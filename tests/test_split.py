@@ -27,9 +27,7 @@ def test_split_is_deterministic_and_order_independent() -> None:
     assert stratified_split(by_class, 0.2, 0.2, seed=4) != first
     for cls, n in (("a", 50), ("b", 30)):
         got = [first[h] for h in by_class[cls]]
-        assert (got.count("train"), got.count("val"), got.count("test")) == split_counts(
-            n, 0.2, 0.2
-        )
+        assert (got.count("train"), got.count("val"), got.count("test")) == split_counts(n, 0.2, 0.2)
 
 
 def test_adding_an_image_moves_few_others() -> None:

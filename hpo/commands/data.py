@@ -50,9 +50,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    data = sub.add_parser(
-        "data", help="prepare, generate or download datasets", description="Datasets."
-    )
+    data = sub.add_parser("data", help="prepare, generate or download datasets", description="Datasets.")
     dsub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
 
     p = dsub.add_parser(
@@ -75,16 +73,10 @@ def register(sub: Any) -> None:
         metavar="PX",
         help="square side in pixels (default 64)",
     )
-    p.add_argument(
-        "--val", type=float, default=0.15, help="validation fraction per class (default 0.15)"
-    )
-    p.add_argument(
-        "--test", type=float, default=0.15, help="test fraction per class (default 0.15)"
-    )
+    p.add_argument("--val", type=float, default=0.15, help="validation fraction per class (default 0.15)")
+    p.add_argument("--test", type=float, default=0.15, help="test fraction per class (default 0.15)")
     p.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
-    p.add_argument(
-        "--workers", type=int, default=None, help="decoding processes (default: all cores)"
-    )
+    p.add_argument("--workers", type=int, default=None, help="decoding processes (default: all cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_prepare)
 
@@ -92,16 +84,13 @@ def register(sub: Any) -> None:
         "synth",
         help="write a small synthetic class-folder dataset (no download)",
         description=(
-            "Deterministic, learnable JPEG dataset: one shape per class, "
-            "with colour, position and noise jitter."
+            "Deterministic, learnable JPEG dataset: one shape per class, with colour, position and noise jitter."
         ),
     )
     s.add_argument("out", metavar="OUT", help="output folder")
     s.add_argument("--classes", type=int, default=10, help="number of classes (default 10)")
     s.add_argument("--per-class", type=int, default=100, help="images per class (default 100)")
-    s.add_argument(
-        "--image-size", type=int, default=64, metavar="PX", help="image side (default 64)"
-    )
+    s.add_argument("--image-size", type=int, default=64, metavar="PX", help="image side (default 64)")
     s.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     s.set_defaults(func=_synth)
 

@@ -44,11 +44,7 @@ def _trials(args: argparse.Namespace) -> int:
 
     study = load_study(_config(args))
     if args.json:
-        print(
-            json.dumps(
-                [trial_record(t) for t in study.get_trials(deepcopy=False)], indent=1, default=str
-            )
-        )
+        print(json.dumps([trial_record(t) for t in study.get_trials(deepcopy=False)], indent=1, default=str))
     else:
         print(format_trials(study))
     return 0
@@ -75,16 +71,10 @@ def register(sub: Any) -> None:
         ),
     )
     s.add_argument("study", metavar="STUDY.toml", help="study file, e.g. studies/demo.toml")
-    s.add_argument(
-        "--n-trials", type=int, help="study-wide cap of finished trials (overrides the file)"
-    )
+    s.add_argument("--n-trials", type=int, help="study-wide cap of finished trials (overrides the file)")
     s.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
-    s.add_argument(
-        "--storage", metavar="URL", help="sqlite:///FILE or postgresql://… (overrides the file)"
-    )
-    s.add_argument(
-        "--data", metavar="DIR", help="use this prepared folder instead of preparing [data] source"
-    )
+    s.add_argument("--storage", metavar="URL", help="sqlite:///FILE or postgresql://… (overrides the file)")
+    s.add_argument("--data", metavar="DIR", help="use this prepared folder instead of preparing [data] source")
     s.add_argument("--no-progress", action="store_true", help="no progress bars")
     s.set_defaults(func=_search)
 

@@ -57,9 +57,7 @@ def _search(file: Path, table: Any) -> SearchSpace:
             lambda v: 1 <= v <= 512,
             "filters must be 1..512",
         ),
-        dense_units=choices(
-            t, "dense_units", d.dense_units, int, lambda v: 1 <= v <= 8192, "units must be 1..8192"
-        ),
+        dense_units=choices(t, "dense_units", d.dense_units, int, lambda v: 1 <= v <= 8192, "units must be 1..8192"),
         batch_norm=choices(t, "batch_norm", d.batch_norm, bool),
         optimizer=choices(
             t,

@@ -34,12 +34,7 @@ class Table:
         kinds = kind if isinstance(kind, tuple) else (kind,)
         if isinstance(value, bool) and bool not in kinds:
             raise self.fail(key, f"expected {_kind_name(kinds)}, got {value!r}")
-        if (
-            float in kinds
-            and int not in kinds
-            and isinstance(value, int)
-            and not isinstance(value, bool)
-        ):
+        if float in kinds and int not in kinds and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kinds):
             raise self.fail(key, f"expected {_kind_name(kinds)}, got {value!r}")
@@ -88,9 +83,7 @@ def value_range(
     if isinstance(raw, (FloatRange, IntRange)):
         return raw
     pair = raw if isinstance(raw, list) else [raw, raw]
-    if len(pair) != 2 or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair
-    ):
+    if len(pair) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair):
         raise t.fail(key, f"expected [min, max] or a single number, got {raw!r}")
     if integer and not all(isinstance(v, int) for v in pair):
         raise t.fail(key, f"expected whole numbers, got {raw!r}")
@@ -98,9 +91,7 @@ def value_range(
     if low > high:
         raise t.fail(key, f"min {low!r} > max {high!r}")
     if not (lo <= low and high <= hi) or (log and low <= 0):
-        raise t.fail(
-            key, f"must lie within [{lo:g}, {hi:g}]{' and be > 0' if log else ''}, got {raw!r}"
-        )
+        raise t.fail(key, f"must lie within [{lo:g}, {hi:g}]{' and be > 0' if log else ''}, got {raw!r}")
     return IntRange(low, high) if integer else FloatRange(float(low), float(high), log=log)
 
 
@@ -112,9 +103,7 @@ def penalty(t: Table, key: str, default: FloatRange | None) -> FloatRange | None
     return value_range(t, key, default, 1e-12, 10.0, log=True)  # type: ignore[no-any-return]
 
 
-def choices(
-    t: Table, key: str, default: Choice, kind: type, check: Any = None, why: str = ""
-) -> Choice:
+def choices(t: Table, key: str, default: Choice, kind: type, check: Any = None, why: str = "") -> Choice:
     raw = t.get(key, (list, kind), default)
     if isinstance(raw, Choice):
         return raw

@@ -52,9 +52,7 @@ def sha256_file(path: Path) -> str:
 @contextmanager
 def scratch_rows(path: Path, rows: int, size: int) -> Iterator[np.ndarray]:
     """A temporary on-disk ``uint8[rows, size, size, 3]`` array, deleted on exit."""
-    arr = np.lib.format.open_memmap(
-        path, mode="w+", dtype=np.uint8, shape=(max(rows, 1), size, size, 3)
-    )
+    arr = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(max(rows, 1), size, size, 3))
     try:
         yield arr
     finally:
@@ -83,9 +81,7 @@ class PreparedCache:
         self._old_images: np.ndarray | None = None
         manifest = _load_json(out / MANIFEST_FILE)
         images_path = out / IMAGES_FILE
-        same_shape = (
-            manifest.get("image_size") == image_size and manifest.get("resize") == RESIZE_MODE
-        )
+        same_shape = manifest.get("image_size") == image_size and manifest.get("resize") == RESIZE_MODE
         if same_shape and images_path.exists():
             try:
                 images = np.load(images_path, mmap_mode="r")
@@ -106,10 +102,8 @@ class PreparedCache:
         for f in tqdm(files, desc="hash", unit="file", disable=None if progress else True):
             st = f.path.stat()
             old = self._stat.get(f.rel)
-            if old and old[0] == st.st_size and old[1] == st.st_mtime_ns:
-                sha = str(old[2])
-            else:
-                sha = sha256_file(f.path)
+            same = old is not None and old[0] == st.st_size and old[1] == st.st_mtime_ns
+            sha = str(old[2]) if same and old is not None else sha256_file(f.path)
             fresh[f.rel] = [st.st_size, st.st_mtime_ns, sha]
             hashes.append(sha)
         self._stat = fresh
@@ -127,9 +121,7 @@ class PreparedCache:
             return False
         s = self.image_size
         tmp = self.out / f".{IMAGES_FILE}.tmp"
-        dest = np.lib.format.open_memmap(
-            tmp, mode="w+", dtype=np.uint8, shape=(len(order), s, s, 3)
-        )
+        dest = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(order), s, s, 3))
         old = self._old_images
         for i, sha in enumerate(order):
             row = self._row.get(sha)

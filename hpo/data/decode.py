@@ -10,15 +10,28 @@ with Pillow's antialiased bicubic filter.
 from __future__ import annotations
 
 import io
+import multiprocessing
 import warnings
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from tqdm import tqdm
 
-__all__ = ["RESIZE_MODE", "DecodeError", "decode_bytes", "decode_file", "fit_square", "to_rgb"]
+__all__ = [
+    "RESIZE_MODE",
+    "DecodeError",
+    "decode_bytes",
+    "decode_file",
+    "decode_many",
+    "fit_square",
+    "to_rgb",
+]
 
 RESIZE_MODE = "shorter-side-bicubic-center-crop"
+_SERIAL_BELOW = 64  # fewer files than this: decode in-process, a pool costs more than it saves
 
 _HIGH_DEPTH_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
@@ -89,3 +102,28 @@ def decode_file(path: Path, size: int) -> np.ndarray:
     except OSError as exc:
         raise DecodeError(f"cannot read file ({exc.strerror or exc})") from exc
     return decode_bytes(data, size)
+
+
+def _decode_job(job: tuple[str, int]) -> np.ndarray | str:
+    try:
+        return decode_file(Path(job[0]), job[1])
+    except DecodeError as exc:
+        return str(exc)
+
+
+def decode_many(paths: Sequence[Path], size: int, workers: int, progress: bool) -> Iterator[np.ndarray | str]:
+    """Decode ``paths`` in order, in parallel processes when there are many; each result is
+    an array or the reason the file is unusable."""
+    jobs = [(str(p), size) for p in paths]
+    bar = tqdm(total=len(jobs), desc="decode", unit="img", disable=None if progress else True)
+    with bar:
+        if workers <= 1 or len(jobs) < _SERIAL_BELOW:
+            for job in jobs:
+                yield _decode_job(job)
+                bar.update()
+            return
+        ctx = multiprocessing.get_context("spawn")  # safe even if TensorFlow is loaded here
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            for result in pool.map(_decode_job, jobs, chunksize=32):
+                yield result
+                bar.update()

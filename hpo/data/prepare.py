@@ -8,20 +8,16 @@ classes, timings) and ``index.json``.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from hpo.data.cache import MANIFEST_FILE, PreparedCache, scratch_rows
-from hpo.data.decode import RESIZE_MODE, DecodeError, decode_file
+from hpo.data.decode import RESIZE_MODE, decode_many
 from hpo.data.scan import ScannedFile, display_label, scan_dataset
 from hpo.data.split import SPLITS, check_fractions, stratified_split
 from hpo.errors import DataError
@@ -31,7 +27,6 @@ __all__ = ["REPORT_FILE", "PrepareResult", "format_summary", "prepare"]
 
 REPORT_FILE = "report.json"
 MIN_SIZE, MAX_SIZE = 8, 1024
-_SERIAL_BELOW = 64  # fewer files than this: decode in-process, a pool costs more than it saves
 
 
 @dataclass(frozen=True)
@@ -40,39 +35,12 @@ class PrepareResult:
     report: dict[str, Any]
 
 
-def _decode_job(job: tuple[str, int]) -> np.ndarray | str:
-    try:
-        return decode_file(Path(job[0]), job[1])
-    except DecodeError as exc:
-        return str(exc)
-
-
-def _decode_all(
-    paths: Sequence[Path], size: int, workers: int, progress: bool
-) -> Iterator[np.ndarray | str]:
-    jobs = [(str(p), size) for p in paths]
-    bar = tqdm(total=len(jobs), desc="decode", unit="img", disable=None if progress else True)
-    with bar:
-        if workers <= 1 or len(jobs) < _SERIAL_BELOW:
-            for job in jobs:
-                yield _decode_job(job)
-                bar.update()
-            return
-        ctx = multiprocessing.get_context("spawn")  # safe even if TensorFlow is loaded here
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-            for result in pool.map(_decode_job, jobs, chunksize=32):
-                yield result
-                bar.update()
-
-
 def _check_args(src: Path, out: Path, image_size: int, val: float, test: float) -> None:
     if not MIN_SIZE <= image_size <= MAX_SIZE:
         raise DataError(f"--image-size must be between {MIN_SIZE} and {MAX_SIZE}, got {image_size}")
     check_fractions(val, test)
     if out.resolve().is_relative_to(src.resolve()) and src.exists():
-        raise DataError(
-            f"--out {out} is inside the dataset folder {src} — write the cache elsewhere"
-        )
+        raise DataError(f"--out {out} is inside the dataset folder {src} — write the cache elsewhere")
 
 
 def prepare(
@@ -107,7 +75,7 @@ def prepare(
     # decoded rows land on disk, not in RAM, until they are written in manifest order
     with scratch_rows(out / ".decoded.tmp.npy", len(todo), image_size) as buf:
         n_workers = workers or os.cpu_count() or 1
-        results = _decode_all([unique[sha].path for sha in todo], image_size, n_workers, progress)
+        results = decode_many([unique[sha].path for sha in todo], image_size, n_workers, progress)
         for sha, result in zip(todo, results, strict=True):
             if isinstance(result, str):
                 cache.broken[sha] = result
@@ -116,11 +84,7 @@ def prepare(
                 decoded[sha] = len(decoded)
 
         used = [sha for sha in unique if sha not in cache.broken]
-        skipped = [
-            {"path": f.rel, "reason": cache.broken[sha]}
-            for sha, f in unique.items()
-            if sha in cache.broken
-        ]
+        skipped = [{"path": f.rel, "reason": cache.broken[sha]} for sha, f in unique.items() if sha in cache.broken]
         by_class: dict[str, list[str]] = {c: [] for c in scan.classes}
         for sha in used:
             by_class[unique[sha].class_name].append(sha)
@@ -200,10 +164,7 @@ def format_summary(result: PrepareResult, max_skipped: int = 10) -> str:
         f"dropped {r['duplicates']} duplicates; {r['seconds']:.1f} s",
         _row("class", "label", "count", "train", "val", "test"),
     ]
-    lines += [
-        _row(c["name"], c["label"], c["count"], c["train"], c["val"], c["test"])
-        for c in r["classes"]
-    ]
+    lines += [_row(c["name"], c["label"], c["count"], c["train"], c["val"], c["test"]) for c in r["classes"]]
     for s in r["skipped"][:max_skipped]:
         lines.append(f"  skipped {s['path']}: {s['reason']}")
     if len(r["skipped"]) > max_skipped:

@@ -57,27 +57,20 @@ def load_prepared(path: Path) -> PreparedData:
     manifest_path = path / MANIFEST_FILE
     if not manifest_path.is_file():
         raise DataError(
-            f"no prepared data in {path} (missing {MANIFEST_FILE}) — "
-            f"run `hpo data prepare SRC --out {path}`"
+            f"no prepared data in {path} (missing {MANIFEST_FILE}) — run `hpo data prepare SRC --out {path}`"
         )
     try:
         manifest = read_json(manifest_path)
         images = np.load(path / IMAGES_FILE, mmap_mode="r")
     except (OSError, ValueError) as exc:
-        raise DataError(
-            f"cannot read prepared data in {path} ({exc}) — run `hpo data prepare` again"
-        ) from exc
+        raise DataError(f"cannot read prepared data in {path} ({exc}) — run `hpo data prepare` again") from exc
     items = manifest["items"]
     size = int(manifest["image_size"])
     if images.shape != (len(items), size, size, 3):
-        raise DataError(
-            f"{path / IMAGES_FILE} does not match {manifest_path} — run `hpo data prepare` again"
-        )
+        raise DataError(f"{path / IMAGES_FILE} does not match {manifest_path} — run `hpo data prepare` again")
     classes = tuple(ClassInfo(i, c["name"], c["label"]) for i, c in enumerate(manifest["classes"]))
     class_index = {c.name: c.index for c in classes}
-    labels = np.fromiter(
-        (class_index[it["class"]] for it in items), dtype=np.int32, count=len(items)
-    )
+    labels = np.fromiter((class_index[it["class"]] for it in items), dtype=np.int32, count=len(items))
     split_names = np.array([it["split"] for it in items])
     splits = {s: np.flatnonzero(split_names == s) for s in SPLITS}
     return PreparedData(path, size, classes, images, labels, splits, manifest)

@@ -68,9 +68,7 @@ def is_image_name(name: str) -> bool:
 def find_root(src: Path) -> Path:
     """The folder whose sub-folders are the classes; detects Kaggle's ``raw-img/`` layout."""
     if not src.exists():
-        raise DataError(
-            f"dataset folder not found: {src} — pass the folder with one sub-folder per class"
-        )
+        raise DataError(f"dataset folder not found: {src} — pass the folder with one sub-folder per class")
     if not src.is_dir():
         raise DataError(f"not a folder: {src} — pass the folder with one sub-folder per class")
     kaggle = src / "raw-img"

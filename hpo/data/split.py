@@ -25,9 +25,7 @@ def check_fractions(val: float, test: float) -> None:
         if not (math.isfinite(value) and 0.0 <= value < 1.0):
             raise DataError(f"{name} must be a fraction in [0, 1), got {value}")
     if val + test >= 1.0:
-        raise DataError(
-            f"--val + --test must be below 1 to leave training images, got {val + test:g}"
-        )
+        raise DataError(f"--val + --test must be below 1 to leave training images, got {val + test:g}")
 
 
 def _round_half_up(x: float) -> int:
@@ -41,9 +39,7 @@ def split_counts(n: int, val: float, test: float) -> tuple[int, int, int]:
     return n - n_val - n_test, n_val, n_test
 
 
-def stratified_split(
-    by_class: Mapping[str, Sequence[str]], val: float, test: float, seed: int
-) -> dict[str, str]:
+def stratified_split(by_class: Mapping[str, Sequence[str]], val: float, test: float, seed: int) -> dict[str, str]:
     """Map every content hash to ``"train"``, ``"val"`` or ``"test"``.
 
     ``by_class`` maps a class name to the content hashes (unique) of its usable images.

@@ -1,0 +1,135 @@
+"""`hpo export | evaluate | predict`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from hpo.errors import HpoError
+
+__all__ = ["register"]
+
+
+def _export(args: argparse.Namespace) -> int:
+    from hpo.config import load_config
+    from hpo.export import export_study
+    from hpo.search import load_data
+    from hpo.study import load_study
+
+    config = load_config(args.study).with_overrides(storage=args.storage)
+    study = load_study(config)
+    data = load_data(config, Path(args.data) if args.data else None, progress=not args.no_progress)
+    out = Path(args.out or f"models/{config.study.name}")
+    m = export_study(
+        config, study, data, out, trial_number=args.trial, epochs=args.epochs, tflite=args.tflite,
+        progress=not args.no_progress,
+    )  # fmt: skip
+    print(
+        f"Exported trial {m['trial']}{' (baseline)' if m['baseline'] else ''}: retrained {m['epochs']} epochs "
+        f"on train+val in {m['training_seconds']:.0f} s; test accuracy {m['test_accuracy']:.4f} "
+        f"(train {m['train_accuracy']:.4f}, gap {m['train_test_gap']:+.4f}); {m['param_count']:,} params"
+    )
+    for q, v in m.get("tflite", {}).items():
+        print(f"  {v['file']}: {v['size_mb']:.3f} MB, test accuracy {v['test_accuracy']:.4f} ({q})")
+    print(f"Reloaded SavedModel matches (max abs diff {m['reload_max_abs_diff']:.1e}).")
+    print(f"SavedModel: {out / 'saved_model'}  ({m['saved_model_size_mb']:.2f} MB; metrics in {out / 'metrics.json'})")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from hpo.inference import load_exported
+    from hpo.metrics import format_metrics
+    from hpo.predict import evaluate_dataset
+
+    result = evaluate_dataset(load_exported(Path(args.model)), Path(args.path), args.split, not args.no_progress)
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        print(f"{result['dataset']} with {result['model']} ({result['format']}):")
+        print(format_metrics(result))
+        for s in result["skipped"]:
+            print(f"hpo: skipped {s['path']}: {s['reason']}", file=sys.stderr)
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from hpo.inference import load_exported
+    from hpo.predict import collect_images, predict_files
+
+    if args.top_k < 1:
+        raise HpoError(f"--top-k must be at least 1, got {args.top_k}")
+    files = collect_images([Path(p) for p in args.paths])  # cheap checks first, then TensorFlow
+    model = load_exported(Path(args.model))
+    if not files:
+        raise HpoError(f"no image files in {', '.join(args.paths)}")
+    records = predict_files(model, files, args.top_k, progress=not args.no_progress)
+    if args.json:
+        print(json.dumps(records, indent=1))
+    for r in records:
+        if "error" in r:
+            print(f"hpo: cannot read {r['path']}: {r['error']}", file=sys.stderr)
+        elif not args.json:
+            best, rest = r["top"][0], r["top"][1:]
+            alternatives = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in rest)
+            others = f"  ({alternatives})" if rest else ""
+            print(f"{r['path']}\t{best['label']}\t{best['probability']:.3f}{others}")
+    if all("error" in r for r in records):
+        raise HpoError(f"none of the {len(records)} files could be read as an image")
+    return 0
+
+
+def register(sub: Any) -> None:
+    e = sub.add_parser(
+        "export",
+        help="retrain the best trial, score it on the test split, export a SavedModel",
+        description=(
+            "Retrain the best (or --trial N) trial's network on train+val for the epoch count at which "
+            "it peaked, score it once on the test split, and write OUT/: saved_model/ (serving "
+            "signature: float32 [N, H, W, 3] 0-255 pixels -> class probabilities), model.keras, "
+            "labels.json, preprocess.json, metrics.json, MODEL_CARD.md. The SavedModel is reloaded "
+            "and checked against the trained model."
+        ),
+    )
+    e.add_argument("study", metavar="STUDY.toml", help="study file")
+    e.add_argument("--trial", type=int, help="trial number (default: the best complete trial)")
+    e.add_argument("--out", metavar="DIR", help="output folder (default models/<study name>)")
+    e.add_argument("--epochs", type=int, help="retrain epochs (default: the trial's best epoch)")
+    e.add_argument("--tflite", action="store_true", help="also write float16 and int8 .tflite files")
+    e.add_argument("--storage", metavar="URL", help="storage URL (overrides the file)")
+    e.add_argument("--data", metavar="DIR", help="prepared folder (default: prepare [data] source)")
+    e.add_argument("--no-progress", action="store_true", help="no progress bars")
+    e.set_defaults(func=_export)
+
+    v = sub.add_parser(
+        "evaluate",
+        help="accuracy, per-class metrics and confusion matrix of an exported model on a dataset",
+        description=(
+            "MODEL: an export folder, its saved_model/ or a .tflite file. PATH: a class-folder dataset "
+            "(classes matched by folder name or English label) or a prepared folder (then --split)."
+        ),
+    )
+    v.add_argument("model", metavar="MODEL")
+    v.add_argument("path", metavar="PATH")
+    v.add_argument("--split", default="test", choices=["train", "val", "test"], help="for prepared folders")
+    v.add_argument("--json", action="store_true", help="machine-readable output")
+    v.add_argument("--no-progress", action="store_true", help="no progress bars")
+    v.set_defaults(func=_evaluate)
+
+    p = sub.add_parser(
+        "predict",
+        help="classify image files with an exported model",
+        description=(
+            "One line per file: path, label, probability (and the next --top-k - 1). Folders are "
+            "searched for images. Unreadable files are reported on stderr; the rest are still "
+            "predicted. Exit 0 unless no file could be read."
+        ),
+    )
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("paths", metavar="PATH", nargs="+")
+    p.add_argument("--top-k", type=int, default=3, help="labels shown per file (default 3)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_predict)

@@ -1,0 +1,119 @@
+"""`hpo predict` and `hpo evaluate`: run an exported model on image files.
+
+Images go through the same decoder and resize as training (`hpo.data.decode`), so what the
+model sees at inference matches what it saw in training.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hpo.data.decode import decode_many
+from hpo.data.prepared import load_prepared
+from hpo.data.scan import is_image_name, scan_dataset
+from hpo.errors import HpoError
+from hpo.inference import ExportedModel
+from hpo.metrics import classification_metrics
+
+__all__ = ["collect_images", "evaluate_dataset", "predict_files"]
+
+
+def collect_images(paths: Sequence[Path]) -> list[Path]:
+    """Files as given, and image files (recursively, sorted) inside folders."""
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.is_file() and is_image_name(f.name))
+        elif p.exists():
+            files.append(p)
+        else:
+            raise HpoError(f"no such file or folder: {p}")
+    return files
+
+
+def _decode(
+    model: ExportedModel, files: Sequence[Path], progress: bool
+) -> tuple[np.ndarray, list[int], dict[int, str]]:
+    """Decoded images of the readable files, their positions, and reasons for the others."""
+    good: list[np.ndarray] = []
+    ok: list[int] = []
+    broken: dict[int, str] = {}
+    for i, result in enumerate(decode_many(files, model.image_size, os.cpu_count() or 1, progress)):
+        if isinstance(result, str):
+            broken[i] = result
+        else:
+            good.append(result)
+            ok.append(i)
+    s = model.image_size
+    return (np.stack(good) if good else np.zeros((0, s, s, 3), np.uint8)), ok, broken
+
+
+def predict_files(
+    model: ExportedModel, files: Sequence[Path], top_k: int = 3, progress: bool = False
+) -> list[dict[str, Any]]:
+    """One record per file: ``{"path", "top": [{"label", "name", "probability"}...]}`` or
+    ``{"path", "error"}`` for a file that cannot be read."""
+    images, ok, broken = _decode(model, files, progress)
+    probs = model.predict(images)
+    k = max(1, min(top_k, len(model.labels)))
+    records: list[dict[str, Any]] = [{"path": str(f)} for f in files]
+    for row, i in enumerate(ok):
+        order = np.argsort(-probs[row])[:k]
+        records[i]["top"] = [
+            {"label": model.labels[j]["label"], "name": model.labels[j]["name"], "probability": float(probs[row, j])}
+            for j in order
+        ]
+    for i, reason in broken.items():
+        records[i]["error"] = reason
+    return records
+
+
+def _match_classes(model: ExportedModel, classes: Sequence[str]) -> dict[str, int]:
+    """Dataset class -> model class index, by folder name or English label (any case)."""
+    keys: dict[str, int] = {}
+    for item in model.labels:
+        keys[str(item["name"]).lower()] = int(item["index"])
+        keys[str(item["label"]).lower()] = int(item["index"])
+    unmatched = [c for c in classes if c.lower() not in keys]
+    if unmatched:
+        model_side = ", ".join(
+            f"{m['name']} ({m['label']})" if m["name"] != m["label"] else m["name"] for m in model.labels
+        )
+        raise HpoError(
+            f"dataset classes don't match the model: dataset has {', '.join(classes)}; "
+            f"model has {model_side} — unmatched: {', '.join(unmatched)}"
+        )
+    return {c: keys[c.lower()] for c in classes}
+
+
+def evaluate_dataset(model: ExportedModel, path: Path, split: str = "test", progress: bool = False) -> dict[str, Any]:
+    """Metrics of ``model`` on a class-folder dataset, or on one split of a prepared folder."""
+    if not path.exists():
+        raise HpoError(f"no such dataset folder: {path}")
+    skipped: list[dict[str, str]] = []
+    if (path / "manifest.json").is_file():
+        data = load_prepared(path)
+        if data.image_size != model.image_size:
+            raise HpoError(f"{path} is prepared at {data.image_size}px but the model takes {model.image_size}px")
+        mapping = _match_classes(model, [c.name for c in data.classes])
+        images, labels = data.arrays(split)
+        y_true = np.array([mapping[data.classes[i].name] for i in labels], np.int64)
+        source = f"{path} ({split} split)"
+    else:
+        scan = scan_dataset(path)
+        mapping = _match_classes(model, list(scan.classes))
+        files = [f.path for f in scan.files]
+        images, ok, broken = _decode(model, files, progress)
+        y_true = np.array([mapping[scan.files[i].class_name] for i in ok], np.int64)
+        skipped = [{"path": str(files[i]), "reason": r} for i, r in broken.items()]
+        source = str(path)
+    if len(y_true) == 0:
+        raise HpoError(f"no readable images in {path}")
+    probs = model.predict(images)
+    metrics = classification_metrics(y_true, probs.argmax(1), [str(m["label"]) for m in model.labels])
+    return {"model": str(model.root), "format": model.kind, "dataset": source, "skipped": skipped, **metrics}

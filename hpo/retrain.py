@@ -1,0 +1,76 @@
+"""Retrain a trial's network on train+val with the exact search-space code.
+
+``suggest(FixedTrial(trial.params), space)`` rebuilds the `CNNParams` the trial saw; the
+epoch count is the one at which the trial's val accuracy peaked (or ``--epochs``).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass
+
+import keras
+import optuna
+from optuna.trial import FixedTrial, FrozenTrial, TrialState
+
+from hpo.config import StudyConfig
+from hpo.data.pipeline import make_dataset
+from hpo.data.prepared import PreparedData
+from hpo.errors import HpoError
+from hpo.model import build_cnn, compile_cnn, with_augmentation
+from hpo.search_space import CNNParams, suggest
+
+__all__ = ["Retrained", "pick_trial", "retrain"]
+
+
+@dataclass
+class Retrained:
+    model: keras.Model
+    params: CNNParams
+    trial: FrozenTrial
+    epochs: int
+    seconds: float
+    train_accuracy: float
+
+
+def pick_trial(study: optuna.Study, number: int | None) -> FrozenTrial:
+    """The best complete trial, or trial ``number`` (complete or pruned)."""
+    trials = study.get_trials(deepcopy=False)
+    if number is None:
+        complete = [t for t in trials if t.state == TrialState.COMPLETE]
+        if not complete:
+            raise HpoError(f"study '{study.study_name}' has no complete trial yet — run `hpo search` first")
+        return study.best_trial
+    match = [t for t in trials if t.number == number]
+    if not match:
+        raise HpoError(f"study '{study.study_name}' has no trial {number} (trials 0..{len(trials) - 1})")
+    if match[0].state not in (TrialState.COMPLETE, TrialState.PRUNED):
+        raise HpoError(f"trial {number} is {match[0].state.name}; export a complete or pruned trial")
+    return match[0]
+
+
+def retrain(
+    config: StudyConfig,
+    data: PreparedData,
+    trial: FrozenTrial,
+    epochs: int | None = None,
+    progress: bool = True,
+) -> Retrained:
+    """Train ``trial``'s network from scratch on train+val (no early stopping: the epoch
+    count is fixed), seeded like the trial."""
+    params = suggest(FixedTrial(trial.params), config.search)
+    n_epochs = epochs or int(trial.user_attrs.get("best_epoch") or config.training.max_epochs)
+    if n_epochs < 1:
+        raise HpoError(f"--epochs must be at least 1, got {n_epochs}")
+    keras.utils.set_random_seed(config.study.seed + trial.number)
+    train = make_dataset(data, ("train", "val"), params.batch_size, shuffle=True, seed=config.study.seed)
+    steps = math.ceil(len(data.indices("train", "val")) / params.batch_size)
+    model = build_cnn(params, data.num_classes, data.image_size)
+    trainer = compile_cnn(with_augmentation(model, params), params, steps, n_epochs)
+    verbose = "auto" if progress and sys.stdout.isatty() else 0
+    t0 = time.perf_counter()
+    history = trainer.fit(train, epochs=n_epochs, verbose=verbose, shuffle=False)
+    seconds = time.perf_counter() - t0
+    return Retrained(model, params, trial, n_epochs, seconds, float(history.history["accuracy"][-1]))

@@ -1,0 +1,142 @@
+"""Export -> reload in another process -> evaluate -> predict, on a tiny real study."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hpo.data import load_prepared
+from tests.conftest import assert_user_error, run_hpo
+from tests.imagefiles import ODD_FILES, write_odd_files
+from tests.studyfiles import write_study
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def exported(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("export")
+    toml = write_study(tmp, "exp", synth_dir, study={"n_trials": 3}, training={"max_epochs": 4})
+    proc = run_hpo("search", toml, "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    out = tmp / "models" / "exp"
+    proc = run_hpo("export", toml, "--out", out, "--tflite", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert f"SavedModel: {out / 'saved_model'}" in proc.stdout
+    return {"toml": toml, "out": out, "prepared": tmp / "exp" / "prepared-16px"}
+
+
+def test_export_folder_contents(exported: dict[str, Path]) -> None:
+    out = exported["out"]
+    for name in ("saved_model/saved_model.pb", "model.keras", "labels.json", "preprocess.json", "metrics.json"):
+        assert (out / name).is_file(), name
+    m = json.loads((out / "metrics.json").read_text())
+    assert 0.0 <= m["test_accuracy"] <= 1.0 and m["reload_max_abs_diff"] <= 1e-5
+    assert len(m["test"]["confusion_matrix"]) == 4 and len(m["test"]["per_class"]) == 4
+    assert {"train", "val", "test"} == set(m["split_sizes"]) and m["training_seconds"] > 0
+    assert m["params"]["batch_size"] in (16, 32) and m["epochs"] >= 1
+    assert set(m["tflite"]) == {"float16", "int8"}
+    for v in m["tflite"].values():
+        assert (out / v["file"]).is_file() and v["size_mb"] > 0
+    assert m["tflite"]["int8"]["size_mb"] < m["tflite"]["float16"]["size_mb"] < m["saved_model_size_mb"]
+    labels = json.loads((out / "labels.json").read_text())
+    assert [lab["name"] for lab in labels] == ["circle", "cross", "square", "triangle"]
+    card = (out / "MODEL_CARD.md").read_text()
+    for heading in ("## Data", "## Metrics", "## Intended use", "## Limitations"):
+        assert heading in card
+    assert f"{m['test_accuracy']:.4f}" in card
+
+
+def test_savedmodel_in_a_separate_process_gives_the_same_predictions(exported: dict[str, Path], tmp_path: Path) -> None:
+    import keras
+
+    images, _ = load_prepared(exported["prepared"]).arrays("test")
+    np.save(tmp_path / "x.npy", images)
+    code = (
+        "import sys, numpy as np, tensorflow as tf\n"
+        "m = tf.saved_model.load(sys.argv[1])\n"
+        "x = np.load(sys.argv[2]).astype('float32')\n"
+        "np.save(sys.argv[3], m.serve(tf.constant(x)).numpy())\n"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            str(exported["out"] / "saved_model"),
+            str(tmp_path / "x.npy"),
+            str(tmp_path / "p.npy"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    theirs = np.load(tmp_path / "p.npy")
+    ours = np.asarray(keras.saving.load_model(exported["out"] / "model.keras").predict(images, verbose=0))
+    assert theirs.shape == (len(images), 4)
+    np.testing.assert_allclose(theirs, ours, atol=1e-5)
+
+
+def test_evaluate_reproduces_the_exported_test_accuracy(exported: dict[str, Path]) -> None:
+    m = json.loads((exported["out"] / "metrics.json").read_text())
+    proc = run_hpo("evaluate", exported["out"], exported["prepared"], "--json", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["accuracy"] == pytest.approx(m["test_accuracy"], abs=1e-9)
+    assert result["confusion_matrix"] == m["test"]["confusion_matrix"]
+    tfl = run_hpo("evaluate", exported["out"] / "model_int8.tflite", exported["prepared"], "--json")
+    assert tfl.returncode == 0, tfl.stderr
+    assert json.loads(tfl.stdout)["accuracy"] == pytest.approx(m["tflite"]["int8"]["test_accuracy"], abs=1e-9)
+
+
+def test_evaluate_on_a_class_folder_dataset(exported: dict[str, Path], synth_dir: Path, tmp_path: Path) -> None:
+    shutil.copytree(synth_dir / "circle", tmp_path / "ds" / "circle")
+    (tmp_path / "ds" / "circle" / "broken.jpg").write_text("no")
+    proc = run_hpo("evaluate", exported["out"], tmp_path / "ds", "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["n"] == 20 and len(result["skipped"]) == 1
+
+
+def test_predict_reads_every_decodable_file_and_reports_the_rest(exported: dict[str, Path], tmp_path: Path) -> None:
+    write_odd_files(tmp_path / "odd")
+    proc = run_hpo("predict", exported["out"], tmp_path / "odd", "--top-k", "2")
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    good = sorted(n for n, ok in ODD_FILES.items() if ok)
+    assert sorted(Path(ln.split("\t")[0]).name for ln in lines) == good
+    for ln in lines:
+        _, label, prob = ln.split("\t")[:3]
+        assert label in ("circle", "cross", "square", "triangle") and 0 <= float(prob.split()[0]) <= 1
+    for name, ok in ODD_FILES.items():
+        assert (f"cannot read {tmp_path / 'odd' / name}:" in proc.stderr) != ok
+    as_json = json.loads(run_hpo("predict", exported["out"], tmp_path / "odd" / "gray.jpg", "--json").stdout)
+    assert len(as_json) == 1 and len(as_json[0]["top"]) == 3
+
+
+def test_exporting_the_baseline_trial(exported: dict[str, Path]) -> None:
+    out = exported["out"].parent / "baseline"
+    proc = run_hpo("export", exported["toml"], "--trial", "0", "--epochs", "1", "--out", out, "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["trial"] == 0 and m["baseline"] is True and m["epochs"] == 1
+
+
+def test_bad_input_is_one_line_exit_2(exported: dict[str, Path], tmp_path: Path, animals10_sample: Path) -> None:
+    broken = tmp_path / "nolabels"
+    shutil.copytree(exported["out"], broken)
+    (broken / "labels.json").unlink()
+    assert_user_error(run_hpo("predict", broken, tmp_path), "labels.json is missing")
+    assert_user_error(run_hpo("predict", exported["out"], tmp_path / "nope.jpg"), "no such file or folder")
+    assert_user_error(run_hpo("evaluate", tmp_path / "nomodel", tmp_path), "model not found")
+    proc = run_hpo("evaluate", exported["out"], animals10_sample)
+    assert_user_error(proc, "don't match the model", "dataset has cane", "model has circle", sole=False)
+    (tmp_path / "junk.jpg").write_text("x")
+    assert_user_error(run_hpo("predict", exported["out"], tmp_path / "junk.jpg"), "none of the 1 files", sole=False)
+    assert_user_error(run_hpo("export", exported["toml"], "--trial", "99"), "no trial 99", sole=False)
