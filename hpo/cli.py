@@ -12,6 +12,7 @@ from hpo import __version__
 from hpo.commands import data as data_cmd
 from hpo.commands import model as model_cmd
 from hpo.commands import search as search_cmd
+from hpo.commands import worker as worker_cmd
 from hpo.errors import HpoError
 
 __all__ = ["build_parser", "main"]
@@ -26,6 +27,9 @@ Typical flow:
   hpo search studies/demo.toml                              run or resume a search
   hpo trials studies/demo.toml                              table of trials
   hpo best studies/demo.toml [--json]                       best trial vs. the baseline
+  hpo search studies/x.toml --workers 4 --storage postgresql://…   parallel workers
+  hpo worker studies/x.toml                                 join a study (one per GPU/host)
+  hpo db check postgresql://user:pass@host/db               check a storage
   hpo export studies/demo.toml [--tflite]                   retrain best -> models/demo/saved_model
   hpo evaluate models/demo data/demo/images                 metrics of an export on a dataset
   hpo predict models/demo photo.jpg folder/                 classify files
@@ -42,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     data_cmd.register(sub)
     search_cmd.register(sub)
+    worker_cmd.register(sub)
     model_cmd.register(sub)
     return parser
 

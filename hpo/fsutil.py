@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["read_json", "write_json", "write_text"]
+__all__ = ["file_lock", "read_json", "write_json", "write_text"]
+
+
+@contextmanager
+def file_lock(path: Path, *, blocking: bool = True) -> Iterator[None]:
+    """Exclusive advisory lock on ``path`` (created if needed) for the ``with`` block.
+
+    Non-blocking: raises `BlockingIOError` when another process holds it. The OS releases
+    the lock when the holder dies, even on SIGKILL, so a crash never leaves a stale lock."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        yield
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:

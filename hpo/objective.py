@@ -15,7 +15,10 @@ from __future__ import annotations
 import gc
 import logging
 import math
+import os
+import socket
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -87,12 +90,24 @@ def fit_history_attrs(history: dict[str, list[float]], seconds: list[float]) -> 
 class Objective:
     """Callable for ``study.optimize``; holds the data and config, nothing per trial."""
 
-    def __init__(self, config: StudyConfig, data: PreparedData) -> None:
+    def __init__(
+        self, config: StudyConfig, data: PreparedData, worker: str = "", on_start: Callable[[], None] | None = None
+    ) -> None:
         self.config = config
         self.data = data
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
+        self.on_start = on_start  # e.g. release the slot lock once the trial exists
+        self.current: int | None = None  # number of the trial being trained
 
     def __call__(self, trial: optuna.Trial) -> float:
         cfg, data = self.config, self.data
+        self.current = trial.number
+        if self.on_start is not None:
+            self.on_start()
+        trial.set_user_attr("worker", self.worker)
+        retry_of = trial.storage.get_trial_system_attrs(trial._trial_id).get("failed_trial")
+        if retry_of is not None:
+            trial.set_user_attr("retry_of", int(retry_of))
         params = suggest(trial, cfg.search)
         trial.set_user_attr("cnn_params", asdict(params))
         epochs = cfg.training.max_epochs
@@ -121,6 +136,9 @@ class Objective:
                 callbacks=callbacks,
                 shuffle=False,
             )
+        except KeyboardInterrupt:
+            trial.set_user_attr("fail_reason", "interrupted (SIGINT/SIGTERM); params re-queued")
+            raise
         except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
             trial.set_user_attr("fail_reason", f"out of memory: {str(exc).splitlines()[0][:200]}")
             raise TrialFailed(f"out of memory ({type(exc).__name__})") from exc

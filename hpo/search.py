@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import optuna
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.study import MaxTrialsCallback
 from optuna.trial import FrozenTrial, TrialState
 
@@ -20,9 +22,11 @@ from hpo.config import StudyConfig
 from hpo.data import load_prepared, prepare
 from hpo.data.prepared import PreparedData
 from hpo.errors import HpoError
+from hpo.slots import Slot, SlotLock, claim
+from hpo.storage import sqlite_worker_lock
 from hpo.study import FINISHED, epochs_run, open_study
 
-__all__ = ["FailureGuard", "load_data", "run_search", "trial_line"]
+__all__ = ["FailureGuard", "SearchInterrupted", "load_data", "run_search", "trial_line"]
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +65,9 @@ def trial_line(study: optuna.Study, trial: FrozenTrial) -> str:
         best = "-"
     secs = trial.duration.total_seconds() if trial.duration else 0.0
     tag = " [baseline]" if trial.user_attrs.get("baseline") else ""
-    reason = f"  {trial.user_attrs['fail_reason']}" if "fail_reason" in trial.user_attrs else ""
+    reason = f"  {trial.user_attrs.get('fail_reason', '')}" if trial.state == TrialState.FAIL else ""
+    if "retry_of" in trial.user_attrs:
+        tag += f" [retry of #{trial.user_attrs['retry_of']}]"
     return (
         f"trial {trial.number:>4}  {trial.state.name:<8} val_accuracy {value:<7} best {best:<16}"
         f" epochs {epochs_run(trial):>3}  {secs:6.1f}s{tag}{reason}"
@@ -102,35 +108,78 @@ class FailureGuard:
             study.stop()
 
 
+class SearchInterrupted(Exception):
+    """SIGINT/SIGTERM stopped the search; the interrupted trial is FAIL and its params re-queued."""
+
+    def __init__(self, requeued: list[int]) -> None:
+        super().__init__(f"interrupted; re-queued trials {requeued}" if requeued else "interrupted between trials")
+        self.requeued = requeued
+
+
+def _requeue_interrupted(study: optuna.Study, worker: str, current: int | None, max_retry: int) -> list[int]:
+    """Fail this worker's RUNNING trials (never leave one RUNNING) and re-queue the params of
+    every trial the interruption failed, with the same callback heartbeats use."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+    requeued = []
+    for t in study.get_trials(deepcopy=False):
+        mine = t.number == current or t.user_attrs.get("worker") == worker
+        if not mine or t.state not in (TrialState.RUNNING, TrialState.FAIL):
+            continue
+        if t.state == TrialState.RUNNING:
+            study.tell(t.number, state=TrialState.FAIL)
+        elif t.number != current:
+            continue  # an older failure of this worker, not the interrupted trial
+        retry(study, study.get_trials(deepcopy=False)[t.number])
+        requeued.append(t.number)
+    return requeued
+
+
 def run_search(
     config: StudyConfig,
     data: PreparedData,
     *,
     on_trial: Callable[[str], None] | None = None,
     max_failures: int = 5,
+    worker: str = "",
 ) -> optuna.Study:
-    """Optimize the study until it holds ``n_trials`` finished trials (or the timeout)."""
+    """Optimize the study until it holds ``n_trials`` finished trials (or the timeout).
+
+    Raises `SearchInterrupted` on SIGINT (or SIGTERM turned into KeyboardInterrupt)."""
     from hpo.objective import Objective, TrialFailed  # imports TensorFlow
 
     _quiet_optuna()
-    study = open_study(config)
-    cap = config.study.n_trials
-    done = len(study.get_trials(deepcopy=False, states=FINISHED))
-    if done >= cap:
-        log.info("study %s already has %d finished trials (cap %d)", config.study.name, done, cap)
-        return study
-    emit = on_trial or (lambda line: print(line, file=sys.stdout, flush=True))
-    guard = FailureGuard(max_failures)
-    study.optimize(
-        Objective(config, data),
-        timeout=config.study.timeout,
-        catch=(TrialFailed,),
-        callbacks=[
+    with sqlite_worker_lock(config.study.storage):
+        study = open_study(config)
+        cap = config.study.n_trials
+        done = len(study.get_trials(deepcopy=False, states=FINISHED))
+        if done >= cap:
+            log.info("study %s already has %d finished trials (cap %d)", config.study.name, done, cap)
+            return study
+        emit = on_trial or (lambda line: print(line, file=sys.stdout, flush=True))
+        guard = FailureGuard(max_failures)
+        lock = SlotLock(study._storage, study.study_name)
+        objective = Objective(config, data, worker, on_start=lock.release)
+        callbacks: list[Callable[[optuna.Study, FrozenTrial], None]] = [
             lambda s, t: emit(trial_line(s, t)),
             MaxTrialsCallback(cap, states=FINISHED),
             guard,
-        ],
-    )
+        ]
+        deadline = time.monotonic() + config.study.timeout if config.study.timeout else None
+        try:
+            while not guard.tripped and (deadline is None or time.monotonic() < deadline):
+                with lock:  # released by the objective as soon as the trial exists
+                    slot = claim(study, cap)
+                    if slot is Slot.RUN:
+                        study.optimize(objective, n_trials=1, catch=(TrialFailed,), callbacks=callbacks)
+                if slot is Slot.DONE:
+                    break
+                if slot is Slot.WAIT:
+                    time.sleep(min(5.0, config.study.heartbeat_interval))
+        except KeyboardInterrupt:
+            requeued = _requeue_interrupted(study, objective.worker, objective.current, config.study.max_retry)
+            raise SearchInterrupted(requeued) from None
     if guard.tripped:
         raise HpoError(
             f"{guard.streak} trials failed in a row (last: {guard.last_reason}) — "

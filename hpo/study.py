@@ -25,6 +25,7 @@ __all__ = [
     "make_pruner",
     "make_sampler",
     "open_study",
+    "study_storage",
 ]
 
 METRIC_NAMES = ["val_accuracy"]
@@ -54,9 +55,17 @@ def make_pruner(config: StudyConfig) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
+def study_storage(config: StudyConfig) -> optuna.storages.RDBStorage:
+    """The study's storage with heartbeats and stale-trial retries as configured."""
+    s = config.study
+    return make_storage(
+        s.storage, heartbeat_interval=s.heartbeat_interval, grace_period=s.grace_period, max_retry=s.max_retry
+    )
+
+
 def open_study(config: StudyConfig) -> optuna.Study:
     """Create the study (or load it if it exists); a new one gets the baseline as trial 0."""
-    storage = make_storage(config.study.storage)
+    storage = study_storage(config)
     study = optuna.create_study(
         study_name=config.study.name,
         storage=storage,
@@ -79,7 +88,7 @@ def open_study(config: StudyConfig) -> optuna.Study:
 
 def load_study(config: StudyConfig) -> optuna.Study:
     """Load an existing study; a missing one is an error listing the studies that exist."""
-    storage = make_storage(config.study.storage)
+    storage = study_storage(config)
     names = study_names(storage)
     if config.study.name not in names:
         where = mask_url(config.study.storage)
@@ -94,11 +103,12 @@ def load_study(config: StudyConfig) -> optuna.Study:
 
 
 def baseline_trial(study: optuna.Study) -> FrozenTrial | None:
-    """The trial marked as the seed's baseline (normally trial 0), if any."""
-    for t in study.get_trials(deepcopy=False):
-        if t.user_attrs.get(BASELINE_ATTR):
-            return t
-    return None
+    """The trial marked as the seed's baseline (normally trial 0; a retry of it if trial 0's
+    worker died), preferring a finished one."""
+    marked = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get(BASELINE_ATTR)]
+    finished = [t for t in marked if t.state in FINISHED]
+    candidates = finished or marked
+    return candidates[0] if candidates else None
 
 
 def epochs_run(trial: FrozenTrial) -> int:

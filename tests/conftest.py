@@ -75,3 +75,18 @@ def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("synth")
     synth_dataset(out, classes=4, per_class=20, image_size=32, seed=1)
     return out
+
+
+PG_URL = os.environ.get("HPO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """The real Postgres server (CI starts it); missing → skip locally, fail under CI."""
+    import psycopg2
+
+    try:
+        psycopg2.connect(PG_URL.replace("postgresql://", "postgres://"), connect_timeout=3).close()
+    except psycopg2.Error as exc:
+        require(False, f"Postgres not reachable at {PG_URL}: {str(exc).strip()}")
+    return PG_URL

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from hpo.errors import HpoError
 
 __all__ = ["register"]
 
@@ -22,20 +25,63 @@ def _config(args: argparse.Namespace) -> Any:
     return load_config(args.study).with_overrides(**overrides)
 
 
-def _search(args: argparse.Namespace) -> int:
-    from hpo.search import elapsed, load_data, run_search
-    from hpo.storage import mask_url
-    from hpo.summary import format_summary, study_summary
+def _launch(args: argparse.Namespace, config: Any, data_dir: Path) -> int:
+    """--workers N: N worker processes on the study; returns the worst exit code."""
+    import os
 
+    from hpo.commands.worker import STORAGE_ENV
+    from hpo.launcher import detect_gpus, launch, plan_workers
+    from hpo.study import open_study
+
+    open_study(config)  # create the study and enqueue the baseline once, before the workers race
+    gpus = [g for g in args.gpus.split(",") if g] if args.gpus else detect_gpus()
+    plans = plan_workers(args.workers, gpus)
+    where = f"GPUs {', '.join(p.gpu or '' for p in plans)}" if gpus else f"CPU, {plans[0].threads} thread(s) each"
+    print(f"Launching {args.workers} workers ({where})", flush=True)
+    worker_args = [args.study, "--data", str(data_dir)]
+    for flag, value in (("--n-trials", args.n_trials), ("--timeout", args.timeout)):
+        if value is not None:
+            worker_args += [flag, str(value)]
+    os.environ[STORAGE_ENV] = config.study.storage  # inherited by the workers, not shown by `ps`
+    codes = launch(plans, worker_args)
+    bad = [f"{p.worker_id}={c}" for p, c in zip(plans, codes, strict=True) if c != 0]
+    if bad:
+        print(f"hpo: error: workers exited with errors: {', '.join(bad)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    from hpo.search import SearchInterrupted, elapsed, load_data, run_search
+    from hpo.storage import mask_url, sqlite_path
+    from hpo.study import load_study
+    from hpo.summary import format_summary, study_summary
+    from hpo.worker import install_signal_handlers
+
+    if args.workers < 1:
+        raise HpoError(f"--workers must be at least 1, got {args.workers}")
     config = _config(args)
+    if args.workers > 1 and sqlite_path(config.study.storage) is not None:
+        raise HpoError(
+            f"--workers {args.workers} needs a postgresql:// storage: SQLite takes one worker at a time "
+            "(pass --storage postgresql://… or set [study] storage; see README 'Scale out')"
+        )
     started = time.perf_counter()
     data = load_data(config, Path(args.data) if args.data else None, progress=not args.no_progress)
     where = mask_url(config.study.storage)
-    print(f"Searching study {config.study.name} ({where}), cap {config.study.n_trials} trials")
-    study = run_search(config, data)
-    print(format_summary(study_summary(study, config)))
+    print(f"Searching study {config.study.name} ({where}), cap {config.study.n_trials} trials", flush=True)
+    code = 0
+    if args.workers > 1:
+        code = _launch(args, config, data.path)
+    else:
+        install_signal_handlers()
+        try:
+            run_search(config, data)
+        except SearchInterrupted as exc:
+            print(f"Stopped by signal ({exc}). Run the same command again to resume.")
+    print(format_summary(study_summary(load_study(config), config)))
     print(f"Wall time {elapsed(started)}. Next: hpo trials {args.study}")
-    return 0
+    return code
 
 
 def _trials(args: argparse.Namespace) -> int:
@@ -75,6 +121,10 @@ def register(sub: Any) -> None:
     s.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
     s.add_argument("--storage", metavar="URL", help="sqlite:///FILE or postgresql://… (overrides the file)")
     s.add_argument("--data", metavar="DIR", help="use this prepared folder instead of preparing [data] source")
+    s.add_argument(
+        "--workers", type=int, default=1, help="worker processes on this machine (>1 needs a postgresql:// storage)"
+    )
+    s.add_argument("--gpus", metavar="IDS", help="GPU ids to pin workers to, e.g. 0,1 (default: all detected)")
     s.add_argument("--no-progress", action="store_true", help="no progress bars")
     s.set_defaults(func=_search)
 

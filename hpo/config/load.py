@@ -120,6 +120,9 @@ def load_config(path: Path | str) -> StudyConfig:
         timeout=s.number("timeout", None, 1, 1e9),
         seed=s.number("seed", 0, 0, 2**31 - 1, integer=True),
         enqueue_baseline=s.get("enqueue_baseline", bool, True),
+        heartbeat_interval=s.number("heartbeat_interval", 30, 1, 86_400, integer=True),
+        grace_period=s.number("grace_period", 120, 2, 864_000, integer=True),
+        max_retry=s.number("max_retry", 3, 0, 1000, integer=True),
     )
     s.done()
 
@@ -161,6 +164,10 @@ def load_config(path: Path | str) -> StudyConfig:
     tr.done()
 
     search = _search(file, doc.get("search", {}))
+    if study.grace_period <= study.heartbeat_interval:
+        raise s.fail(
+            "grace_period", f"must exceed heartbeat_interval ({study.heartbeat_interval}), got {study.grace_period}"
+        )
     if study.enqueue_baseline and (bad := search.baseline_mismatch()):
         raise ConfigError(
             f"{file}: [search] {bad}: excludes the baseline's value "

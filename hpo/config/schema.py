@@ -37,6 +37,9 @@ class StudySection:
     timeout: float | None = None  # seconds
     seed: int = 0
     enqueue_baseline: bool = True
+    heartbeat_interval: int = 30  # seconds between a running trial's heartbeats
+    grace_period: int = 120  # a trial without a heartbeat for this long is stale (its worker died)
+    max_retry: int = 3  # times a stale trial's params are re-queued
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ import numpy as np
 
 from hpo.data.cache import MANIFEST_FILE, PreparedCache, scratch_rows
 from hpo.data.decode import RESIZE_MODE, decode_many
-from hpo.data.scan import ScannedFile, display_label, scan_dataset
+from hpo.data.scan import DatasetScan, ScannedFile, display_label, scan_dataset
 from hpo.data.split import SPLITS, check_fractions, stratified_split
 from hpo.errors import DataError
-from hpo.fsutil import write_json
+from hpo.fsutil import file_lock, write_json
 
 __all__ = ["REPORT_FILE", "PrepareResult", "format_summary", "prepare"]
 
@@ -59,6 +59,21 @@ def prepare(
     _check_args(src, out, image_size, val, test)
     scan = scan_dataset(src)
     out.mkdir(parents=True, exist_ok=True)
+    with file_lock(out / ".prepare-lock"):  # workers sharing a folder prepare it once, in turn
+        return _prepare_locked(scan, out, image_size, val, test, seed, workers, progress, started)
+
+
+def _prepare_locked(
+    scan: DatasetScan,
+    out: Path,
+    image_size: int,
+    val: float,
+    test: float,
+    seed: int,
+    workers: int | None,
+    progress: bool,
+    started: float,
+) -> PrepareResult:
     cache = PreparedCache(out, image_size)
     hashes = cache.file_hashes(scan.files, progress)
 
