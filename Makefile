@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := data/demo
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,8 @@ demo: install ## synthetic images -> search on embedded SQLite -> exported Saved
 	$(BIN)/hpo search studies/demo.toml
 	$(BIN)/hpo export studies/demo.toml --out models/demo
 	$(BIN)/hpo predict models/demo $(DEMO)/images/circle/0000.jpg $(DEMO)/images/square/0001.jpg $(DEMO)/images/vbars/0002.jpg
+	$(BIN)/hpo report studies/demo.toml
+	@echo "Watch it live: $(BIN)/hpo dashboard studies/demo.toml   (http://127.0.0.1:8080)"
 	@echo "SavedModel: models/demo/saved_model"
 
 test: install ## the whole test suite (what .ci/run runs)
@@ -36,6 +38,9 @@ format: install
 
 bench: install ## benchmarks; results go into BENCHMARKS.md by hand, with machine and date
 	$(BIN)/python benchmarks/data_pipeline.py
+
+screenshots: install ## docs/dashboard.png + docs/report.png of the cifar10-mini study (run its search first)
+	$(BIN)/python docs/screenshots.py studies/cifar10-mini.toml
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,7 @@ from hpo import __version__
 from hpo.commands import data as data_cmd
 from hpo.commands import model as model_cmd
 from hpo.commands import search as search_cmd
+from hpo.commands import watch as watch_cmd
 from hpo.commands import worker as worker_cmd
 from hpo.errors import HpoError
 
@@ -33,6 +34,8 @@ Typical flow:
   hpo export studies/demo.toml [--tflite]                   retrain best -> models/demo/saved_model
   hpo evaluate models/demo data/demo/images                 metrics of an export on a dataset
   hpo predict models/demo photo.jpg folder/                 classify files
+  hpo dashboard studies/demo.toml                           optuna-dashboard on http://127.0.0.1:8080
+  hpo report studies/demo.toml                              self-contained HTML report
 
 Run `hpo COMMAND --help` for the options of each command."""
 
@@ -48,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     search_cmd.register(sub)
     worker_cmd.register(sub)
     model_cmd.register(sub)
+    watch_cmd.register(sub)
     return parser
 
 

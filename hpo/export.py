@@ -27,12 +27,12 @@ from hpo.fsutil import write_json, write_text
 from hpo.metrics import classification_metrics
 from hpo.model_card import model_card
 from hpo.retrain import Retrained, pick_trial, retrain
+from hpo.study import EXPORT_ATTR
 
 __all__ = ["EXPORT_ATTR", "MAX_ABS_DIFF", "ExportError", "export_study"]
 
 log = logging.getLogger(__name__)
 MAX_ABS_DIFF = 1e-5
-EXPORT_ATTR = "export"
 
 
 class ExportError(HpoError):

@@ -17,6 +17,7 @@ from hpo.storage import make_storage, mask_url, study_names
 
 __all__ = [
     "BASELINE_ATTR",
+    "EXPORT_ATTR",
     "FINISHED",
     "METRIC_NAMES",
     "baseline_trial",
@@ -30,6 +31,7 @@ __all__ = [
 
 METRIC_NAMES = ["val_accuracy"]
 BASELINE_ATTR = "baseline"
+EXPORT_ATTR = "export"  # study user attr: the latest export's path and headline numbers
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 

@@ -69,6 +69,23 @@ def assert_user_error(proc: subprocess.CompletedProcess[str], *fragments: str, s
 
 
 @pytest.fixture(scope="session")
+def searched(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A real tiny study on SQLite (searched through the CLI, with pruned trials) and its export
+    with TFLite variants; shared by the export, report and dashboard tests."""
+    from tests.studyfiles import write_study
+
+    tmp = tmp_path_factory.mktemp("searched")
+    toml = write_study(tmp, "tiny", synth_dir, study={"n_trials": 6}, training={"max_epochs": 6})
+    proc = run_hpo("search", toml, "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    out = tmp / "models" / "tiny"
+    proc = run_hpo("export", toml, "--out", out, "--tflite", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert f"SavedModel: {out / 'saved_model'}" in proc.stdout
+    return {"toml": toml, "out": out, "prepared": tmp / "tiny" / "prepared-16px", "db": tmp / "tiny.db"}
+
+
+@pytest.fixture(scope="session")
 def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from hpo.data.synth import synth_dataset
 

@@ -14,22 +14,13 @@ import pytest
 from hpo.data import load_prepared
 from tests.conftest import assert_user_error, run_hpo
 from tests.imagefiles import ODD_FILES, write_odd_files
-from tests.studyfiles import write_study
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def exported(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    tmp = tmp_path_factory.mktemp("export")
-    toml = write_study(tmp, "exp", synth_dir, study={"n_trials": 3}, training={"max_epochs": 4})
-    proc = run_hpo("search", toml, "--no-progress")
-    assert proc.returncode == 0, proc.stderr
-    out = tmp / "models" / "exp"
-    proc = run_hpo("export", toml, "--out", out, "--tflite", "--no-progress")
-    assert proc.returncode == 0, proc.stderr
-    assert f"SavedModel: {out / 'saved_model'}" in proc.stdout
-    return {"toml": toml, "out": out, "prepared": tmp / "exp" / "prepared-16px"}
+def exported(searched: dict[str, Path]) -> dict[str, Path]:
+    return searched
 
 
 def test_export_folder_contents(exported: dict[str, Path]) -> None:

@@ -1,0 +1,69 @@
+"""`hpo dashboard | report`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from hpo.errors import HpoError
+
+__all__ = ["register"]
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from hpo.dashboard import serve
+
+    if args.study is None and args.storage is None:
+        raise HpoError("give a STUDY.toml or --storage URL")
+    name = None
+    url = args.storage
+    if args.study is not None:
+        from hpo.config import load_config
+
+        config = load_config(args.study).with_overrides(storage=args.storage)
+        name, url = config.study.name, config.study.storage
+    serve(url, name, args.host, args.port)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from hpo.config import load_config
+    from hpo.report import build_report, default_report_path
+    from hpo.study import load_study
+
+    config = load_config(args.study).with_overrides(storage=args.storage)
+    out = Path(args.out) if args.out else default_report_path(config)
+    path = build_report(load_study(config), config, out)
+    print(f"Report: {path}  ({path.stat().st_size / 1e6:.1f} MB, self-contained, works offline)")
+    return 0
+
+
+def register(sub: Any) -> None:
+    d = sub.add_parser(
+        "dashboard",
+        help="serve optuna-dashboard on a study (http://127.0.0.1:8080)",
+        description=(
+            "Start optuna-dashboard on the study's storage. Binds to 127.0.0.1 unless --host is given "
+            "(the dashboard has no authentication). Ctrl-C stops it."
+        ),
+    )
+    d.add_argument("study", metavar="STUDY.toml", nargs="?", help="study file (or use --storage alone)")
+    d.add_argument("--storage", metavar="URL", help="storage URL (overrides the file; alone: all its studies)")
+    d.add_argument("--host", default=None, help="interface to bind (default 127.0.0.1)")
+    d.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    d.set_defaults(func=_dashboard)
+
+    r = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report of a study (plots work offline)",
+        description=(
+            "One HTML file with plotly.js inlined: optimization history with the baseline, learning "
+            "curves with pruned trials marked, importances, parallel coordinates, slices, trial states "
+            "and epochs saved by pruning, and the exported model's confusion matrix when there is one."
+        ),
+    )
+    r.add_argument("study", metavar="STUDY.toml", help="study file")
+    r.add_argument("--out", metavar="FILE", help="output file (default studies/<name>/report.html)")
+    r.add_argument("--storage", metavar="URL", help="storage URL (overrides the file)")
+    r.set_defaults(func=_report)

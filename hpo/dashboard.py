@@ -1,0 +1,51 @@
+"""`hpo dashboard`: optuna-dashboard on a study's storage (its Python API, in this process).
+
+Bound to 127.0.0.1 unless a host is given: the dashboard has no authentication, so exposing
+it beyond localhost is the user's explicit choice and gets a warning. Trials carry metric
+names (``val_accuracy``), per-epoch intermediate values and user attrs (``baseline``,
+``best_epoch``, ``param_count``, ...), which the dashboard shows.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from hpo.errors import HpoError
+from hpo.storage import make_storage, mask_url, study_names
+
+__all__ = ["LOCALHOST", "serve"]
+
+log = logging.getLogger(__name__)
+LOCALHOST = "127.0.0.1"
+
+
+def serve(storage_url: str, study_name: str | None, host: str | None, port: int) -> None:
+    """Run the dashboard until Ctrl-C. ``study_name`` (if given) must exist in the storage."""
+    import optuna_dashboard
+
+    if not 1 <= port <= 65535:
+        raise HpoError(f"--port must be 1..65535, got {port}")
+    storage = make_storage(storage_url)
+    names = study_names(storage)
+    if study_name is not None and study_name not in names:
+        found = ", ".join(names) if names else "none"
+        raise HpoError(f"no study '{study_name}' in {mask_url(storage_url)} (studies there: {found})")
+    if host is None:
+        host = LOCALHOST
+    elif host not in (LOCALHOST, "localhost", "::1"):
+        log.warning(
+            "the dashboard has no authentication; anyone who can reach %s:%d sees and edits studies", host, port
+        )
+    path = "/dashboard/"
+    if study_name is not None:
+        study_id = next(s._study_id for s in storage.get_all_studies() if s.study_name == study_name)
+        path = f"/dashboard/studies/{study_id}"
+    shown = f"[{host}]" if ":" in host else host
+    print(f"optuna-dashboard for {mask_url(storage_url)}: http://{shown}:{port}{path}  (Ctrl-C stops it)", flush=True)
+    try:
+        optuna_dashboard.run_server(storage, host=host, port=port)  # returns on Ctrl-C (bottle catches it)
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise HpoError(f"cannot listen on {host}:{port} ({exc.strerror or exc}) — pick another --port") from None
+    print("dashboard stopped", flush=True)

@@ -1,0 +1,137 @@
+"""Plotly figures for the study report. `optuna.visualization` where it fits; custom figures
+for what it lacks (the baseline line, pruned learning curves, state counts, the export)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import optuna
+import plotly.graph_objects as go
+from optuna.trial import TrialState
+
+from hpo.study import baseline_trial, epochs_run
+
+__all__ = [
+    "SLICE_PARAMS",
+    "confusion_figure",
+    "history_figure",
+    "learning_curves",
+    "optuna_figure",
+    "per_class_table",
+    "states_figure",
+]
+
+SLICE_PARAMS = ("learning_rate", "batch_size", "dropout", "l2", "depth")
+_STATE_STYLE = {
+    TrialState.COMPLETE: ("#1f77b4", "solid"),
+    TrialState.PRUNED: ("#ff7f0e", "dot"),
+    TrialState.FAIL: ("#999999", "dash"),
+    TrialState.RUNNING: ("#2ca02c", "solid"),
+}
+
+
+def optuna_figure(make: Callable[..., go.Figure], study: optuna.Study, **kw: Any) -> go.Figure | None:
+    """An `optuna.visualization` figure, or None when the study can't support it yet (e.g.
+    importances with fewer than two complete trials)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return make(study, **kw)
+    except (ValueError, RuntimeError, ZeroDivisionError):
+        return None
+
+
+def history_figure(study: optuna.Study) -> go.Figure | None:
+    fig = optuna_figure(optuna.visualization.plot_optimization_history, study, target_name="val_accuracy")
+    base = baseline_trial(study)
+    if fig is not None and base is not None and base.value is not None:
+        fig.add_hline(
+            y=base.value,
+            line_dash="dash",
+            line_color="black",
+            annotation_text=f"baseline (trial {base.number}): {base.value:.4f}",
+            annotation_position="bottom right",
+        )
+    return fig
+
+
+def learning_curves(study: optuna.Study) -> go.Figure:
+    """Val accuracy per epoch of every trial; pruned dotted orange, baseline thick black."""
+    fig = go.Figure()
+    shown: set[TrialState] = set()
+    base = baseline_trial(study)
+    for t in study.get_trials(deepcopy=False):
+        if not t.intermediate_values:
+            continue
+        steps = sorted(t.intermediate_values)
+        color, dash = _STATE_STYLE.get(t.state, ("#999999", "dash"))
+        is_base = base is not None and t.number == base.number
+        fig.add_trace(
+            go.Scatter(
+                x=[s + 1 for s in steps],
+                y=[t.intermediate_values[s] for s in steps],
+                mode="lines+markers",
+                name="baseline" if is_base else t.state.name.lower(),
+                legendgroup="baseline" if is_base else t.state.name,
+                showlegend=is_base or t.state not in shown,
+                line={"color": "black" if is_base else color, "dash": dash, "width": 3 if is_base else 1},
+                marker={"size": 4},
+                hovertemplate=f"trial {t.number} ({t.state.name.lower()})<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>",
+            )
+        )
+        if not is_base:
+            shown.add(t.state)
+    fig.update_layout(title="Learning curves", xaxis_title="epoch", yaxis_title="val_accuracy")
+    return fig
+
+
+def states_figure(study: optuna.Study, max_epochs: int) -> go.Figure:
+    """Trial counts by state, and epochs trained vs. the budget without pruning."""
+    trials = study.get_trials(deepcopy=False)
+    states = [s for s in TrialState if any(t.state == s for t in trials)]
+    finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    spent = sum(epochs_run(t) for t in trials)
+    budget = len(finished) * max_epochs
+    fig = go.Figure(
+        go.Bar(
+            x=[s.name.lower() for s in states],
+            y=[sum(t.state == s for t in trials) for s in states],
+            marker_color=[_STATE_STYLE.get(s, ("#999999", ""))[0] for s in states],
+        )
+    )
+    saved = (
+        f"; pruning saved {budget - spent} of {budget} epochs ({100 * (budget - spent) / budget:.0f} %)"
+        if budget
+        else ""
+    )
+    fig.update_layout(title=f"Trials by state — {spent} epochs trained{saved}", yaxis_title="trials")
+    return fig
+
+
+def confusion_figure(metrics: dict[str, Any]) -> go.Figure:
+    labels = [c["label"] for c in metrics["test"]["per_class"]]
+    cm = metrics["test"]["confusion_matrix"]
+    fig = go.Figure(
+        go.Heatmap(z=cm, x=labels, y=labels, colorscale="Blues", text=cm, texttemplate="%{text}", showscale=False)
+    )
+    fig.update_layout(
+        title=f"Confusion matrix of the export (test split, accuracy {metrics['test_accuracy']:.4f})",
+        xaxis_title="predicted",
+        yaxis_title="true",
+        yaxis_autorange="reversed",
+    )
+    return fig
+
+
+def per_class_table(metrics: dict[str, Any]) -> go.Figure:
+    rows = metrics["test"]["per_class"]
+    cols = [
+        [r["label"] for r in rows],
+        *[[f"{r[k]:.3f}" for r in rows] for k in ("precision", "recall", "f1")],
+        [r["support"] for r in rows],
+    ]
+    fig = go.Figure(go.Table(header={"values": ["class", "precision", "recall", "F1", "n"]}, cells={"values": cols}))
+    fig.update_layout(title="Per-class metrics of the export (test split)")
+    return fig
