@@ -34,6 +34,7 @@ Typical flow:
   hpo export studies/demo.toml [--tflite]                   retrain best -> models/demo/saved_model
   hpo evaluate models/demo data/demo/images                 metrics of an export on a dataset
   hpo predict models/demo photo.jpg folder/                 classify files
+  hpo compare models/searched models/baseline               exports side by side
   hpo dashboard studies/demo.toml                           optuna-dashboard on http://127.0.0.1:8080
   hpo report studies/demo.toml                              self-contained HTML report
 

@@ -1,8 +1,8 @@
 """`build_cnn(params, num_classes, image_size)`: the Keras 3 CNN a trial trains.
 
 Input: float or uint8 images, 0-255, ``[N, S, S, 3]``. Layers: ``Rescaling(1/255)``;
-``depth`` x [Conv 3x3 -> BatchNorm? -> ReLU -> MaxPool]; Flatten; Dense -> ReLU; Dropout;
-Dense softmax. L1/L2 penalties on every kernel.
+``depth`` x [Conv 3x3 -> BatchNorm? -> ReLU -> MaxPool]; Flatten or global average pooling;
+Dense -> ReLU; Dropout; Dense softmax. L1/L2 penalties on every kernel.
 
 Augmentation (random flip/translation/rotation/zoom scaled by ``augment``) lives in a
 separate wrapper, `with_augmentation`, that is trained but never exported: Keras's random
@@ -12,6 +12,8 @@ the only way to guarantee a deterministic SavedModel.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import keras
 
@@ -54,7 +56,10 @@ def build_cnn(params: CNNParams, num_classes: int, image_size: int) -> keras.Mod
         if side >= 2:
             x = keras.layers.MaxPooling2D(2, name=f"pool{i}")(x)
             side //= 2
-    x = keras.layers.Flatten(name="flatten")(x)
+    if params.head == "gap":
+        x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    else:
+        x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dense(params.dense_units, kernel_regularizer=reg, name="dense")(x)
     x = keras.layers.ReLU(name="relu_dense")(x)
     x = keras.layers.Dropout(params.dropout, name="dropout")(x)
@@ -63,16 +68,26 @@ def build_cnn(params: CNNParams, num_classes: int, image_size: int) -> keras.Mod
 
 
 def with_augmentation(model: keras.Model, params: CNNParams) -> keras.Model:
-    """The model to train: ``model`` behind the augmentation layers (``model`` itself when
-    ``augment`` is 0). Weights are shared, so training it trains ``model``."""
-    layers = _augmentation(params.augment)
-    if not layers:
-        return model
+    """The model to train and compile: ``model`` behind the augmentation layers (none when
+    ``augment`` is 0). Weights are shared, so training it trains ``model``, which itself is
+    never compiled and so saves without any training-only objects."""
     inputs = keras.Input(model.input_shape[1:], name="image")
     x = inputs
-    for layer in layers:
+    for layer in _augmentation(params.augment):
         x = layer(x)
-    return keras.Model(inputs, model(x), name="cnn_augmented")
+    return keras.Model(inputs, model(x), name="cnn_trainer")
+
+
+class SparseSmoothedCrossentropy(keras.losses.Loss):
+    """Cross-entropy on integer labels with label smoothing (Keras's sparse loss has none)."""
+
+    def __init__(self, num_classes: int, label_smoothing: float) -> None:
+        super().__init__(name="smoothed_crossentropy")
+        self.num_classes, self.label_smoothing = num_classes, label_smoothing
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        onehot = keras.ops.one_hot(keras.ops.reshape(keras.ops.cast(y_true, "int32"), (-1,)), self.num_classes)
+        return keras.losses.categorical_crossentropy(onehot, y_pred, label_smoothing=self.label_smoothing)
 
 
 def make_optimizer(params: CNNParams, steps_per_epoch: int, epochs: int) -> keras.optimizers.Optimizer:
@@ -88,15 +103,17 @@ def make_optimizer(params: CNNParams, steps_per_epoch: int, epochs: int) -> kera
         lr = keras.optimizers.schedules.CosineDecay(params.learning_rate, decay_steps=max(steps_per_epoch * epochs, 1))
     if params.optimizer == "adam":
         return keras.optimizers.Adam(lr)
+    if params.optimizer == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=params.weight_decay)
     if params.optimizer == "sgd":
         return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True)
     return keras.optimizers.RMSprop(lr)
 
 
 def compile_cnn(model: keras.Model, params: CNNParams, steps_per_epoch: int, epochs: int) -> keras.Model:
-    model.compile(
-        optimizer=make_optimizer(params, steps_per_epoch, epochs),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    """Compile (the trainer) with the optimizer, schedule and loss of ``params``."""
+    loss: Any = "sparse_categorical_crossentropy"
+    if params.label_smoothing > 0:
+        loss = SparseSmoothedCrossentropy(model.output_shape[-1], params.label_smoothing)
+    model.compile(optimizer=make_optimizer(params, steps_per_epoch, epochs), loss=loss, metrics=["accuracy"])
     return model

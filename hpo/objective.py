@@ -122,7 +122,9 @@ class Objective:
         ]
         if cfg.training.early_stopping_patience:
             callbacks.append(
-                keras.callbacks.EarlyStopping(monitor=METRIC, mode="max", patience=cfg.training.early_stopping_patience)
+                keras.callbacks.EarlyStopping(
+                    monitor=METRIC, mode="max", patience=cfg.training.early_stopping_patience, restore_best_weights=True
+                )
             )
         try:
             model = build_cnn(params, data.num_classes, data.image_size)

@@ -23,8 +23,9 @@ __all__ = [
     "suggest",
 ]
 
-OPTIMIZERS = ("rmsprop", "adam", "sgd")
+OPTIMIZERS = ("rmsprop", "adam", "adamw", "sgd")
 LR_DECAYS = ("none", "exponential", "cosine")
+HEADS = ("flatten", "gap")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class CNNParams:
     optimizer: str = "rmsprop"
     lr_decay: str = "none"
     augment: float = 0.0
+    head: str = "flatten"  # "gap": global average pooling instead of flattening the last maps
+    weight_decay: float = 0.0  # decoupled weight decay, AdamW only
+    label_smoothing: float = 0.0
 
     def filters(self) -> list[int]:
         """Filters of each conv block: doubling from ``base_filters``, capped at 512."""
@@ -90,6 +94,9 @@ class SearchSpace:
     optimizer: Choice = Choice(OPTIMIZERS)
     lr_decay: Choice = Choice(LR_DECAYS)
     augment: FloatRange = FloatRange(0.0, 0.5)
+    head: Choice = Choice(HEADS)
+    weight_decay: FloatRange = FloatRange(1e-5, 1e-2, log=True)  # suggested only for AdamW
+    label_smoothing: FloatRange = FloatRange(0.0, 0.1)
 
     def baseline_mismatch(self) -> str | None:
         """Name of the first parameter whose range or choices exclude the baseline's value."""
@@ -101,6 +108,8 @@ class SearchSpace:
                 ok = value in dim.options
             elif f.name in ("l1", "l2"):
                 ok = value == 0.0 and _switchable(dim)
+            elif f.name == "weight_decay":
+                ok = True  # not suggested for the baseline's RMSprop
             else:
                 ok = dim.low <= value <= dim.high
             if not ok:
@@ -135,6 +144,8 @@ def suggest(trial: optuna.trial.BaseTrial, space: SearchSpace) -> CNNParams:
         dim = getattr(space, f.name)
         if f.name in ("l1", "l2"):
             values[f.name] = _penalty(trial, f.name, dim)
+        elif f.name == "weight_decay":
+            values[f.name] = _suggest(trial, f.name, dim) if values["optimizer"] == "adamw" else 0.0
         else:
             values[f.name] = _suggest(trial, f.name, dim)
     return CNNParams(**values)
@@ -149,6 +160,8 @@ def baseline_trial_params(space: SearchSpace) -> dict[str, Any]:
             dim = getattr(space, f.name)
             if dim is not None and _switchable(dim):
                 params[f"{f.name}_on"] = False
+        elif f.name == "weight_decay":
+            continue  # only AdamW has it
         else:
             params[f.name] = value
     return params

@@ -37,7 +37,8 @@ def test_augmentation_wraps_but_never_enters_the_inference_model() -> None:
     model = build_cnn(params, num_classes=3, image_size=16)
     trainer = with_augmentation(model, params)
     assert "RandomFlip" in _layer_types(trainer) and "RandomFlip" not in _layer_types(model)
-    assert with_augmentation(model, CNNParams(augment=0.0)) is model
+    plain = with_augmentation(model, CNNParams(augment=0.0))
+    assert "RandomFlip" not in _layer_types(plain) and plain is not model
     x = np.random.default_rng(0).integers(0, 255, (4, 16, 16, 3)).astype("float32")
     # called without a training flag (as a serving function does), the inference model is deterministic
     np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(model(x)))
@@ -80,3 +81,24 @@ def test_compiled_model_trains_one_step() -> None:
     x = np.random.default_rng(0).integers(0, 255, (8, 16, 16, 3)).astype("uint8")
     hist = model.fit(x, np.arange(8) % 2, epochs=1, verbose=0)
     assert np.isfinite(hist.history["loss"][0])
+
+
+def test_gap_head_and_adamw() -> None:
+    params = CNNParams(head="gap", optimizer="adamw", weight_decay=1e-3)
+    model = build_cnn(params, num_classes=4, image_size=32)
+    assert "GlobalAveragePooling2D" in _layer_types(model) and "Flatten" not in _layer_types(model)
+    assert model.get_layer("dense").kernel.shape == (64, 128)  # channels only, no spatial grid
+    opt = make_optimizer(params, 10, 5)
+    assert type(opt).__name__ == "AdamW" and opt.weight_decay == pytest.approx(1e-3)
+
+
+def test_label_smoothing_matches_the_smoothed_targets() -> None:
+    from hpo.model import SparseSmoothedCrossentropy
+
+    loss = SparseSmoothedCrossentropy(num_classes=4, label_smoothing=0.2)
+    probs = np.array([[0.7, 0.1, 0.1, 0.1]], np.float32)
+    # targets: 0.8 * onehot + 0.2 / 4 = [0.85, 0.05, 0.05, 0.05]
+    expected = -(0.85 * np.log(0.7) + 3 * 0.05 * np.log(0.1))
+    assert float(loss(np.array([0]), probs)) == pytest.approx(expected, rel=1e-5)
+    trainer = compile_cnn(build_cnn(CNNParams(label_smoothing=0.1), 4, 16), CNNParams(label_smoothing=0.1), 1, 1)
+    assert isinstance(trainer.loss, SparseSmoothedCrossentropy)

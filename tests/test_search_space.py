@@ -64,3 +64,14 @@ def test_fixed_penalty_is_always_on_and_excludes_the_baseline() -> None:
     assert space.baseline_mismatch() == "l2"
     assert SearchSpace().baseline_mismatch() is None
     assert SearchSpace(depth=IntRange(3, 4)).baseline_mismatch() == "depth"
+
+
+def test_weight_decay_only_for_adamw() -> None:
+    space = SearchSpace(optimizer=Choice(("adamw",)))
+    trial = optuna.create_study().ask()
+    p = suggest(trial, space)
+    assert p.optimizer == "adamw" and 1e-5 <= p.weight_decay <= 1e-2 and "weight_decay" in trial.params
+    other = optuna.create_study().ask()
+    q = suggest(other, SearchSpace(optimizer=Choice(("adam",))))
+    assert q.weight_decay == 0.0 and "weight_decay" not in other.params
+    assert suggest(FixedTrial(trial.params), space) == p

@@ -81,6 +81,14 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from hpo.compare import compare_exports, format_comparison
+
+    rows = compare_exports([Path(p) for p in args.exports])
+    print(json.dumps(rows, indent=1) if args.json else format_comparison(rows))
+    return 0
+
+
 def register(sub: Any) -> None:
     e = sub.add_parser(
         "export",
@@ -133,3 +141,12 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_predict)
+
+    c = sub.add_parser(
+        "compare",
+        help="exports side by side: test accuracy, train-test gap, params, size, latency",
+        description="Compare `hpo export` folders (the first against the second, e.g. searched vs. baseline).",
+    )
+    c.add_argument("exports", metavar="EXPORT", nargs="+", help="export folders")
+    c.add_argument("--json", action="store_true", help="machine-readable output")
+    c.set_defaults(func=_compare)

@@ -23,7 +23,7 @@ from hpo.config.schema import (
     TrainingConfig,
 )
 from hpo.config.table import Table, choices, penalty, value_range
-from hpo.search_space import BASELINE, LR_DECAYS, OPTIMIZERS, SearchSpace
+from hpo.search_space import BASELINE, HEADS, LR_DECAYS, OPTIMIZERS, SearchSpace
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -76,6 +76,9 @@ def _search(file: Path, table: Any) -> SearchSpace:
             f"choose from {', '.join(LR_DECAYS)}",
         ),
         augment=value_range(t, "augment", d.augment, 0.0, 1.0),
+        head=choices(t, "head", d.head, str, HEADS.__contains__, f"choose from {', '.join(HEADS)}"),
+        weight_decay=value_range(t, "weight_decay", d.weight_decay, 1e-8, 1.0, log=True),
+        label_smoothing=value_range(t, "label_smoothing", d.label_smoothing, 0.0, 0.5),
     )
     t.done()
     return space

@@ -68,7 +68,7 @@ class PrunerConfig:
 @dataclass(frozen=True)
 class TrainingConfig:
     max_epochs: int = 10
-    early_stopping_patience: int = 0  # 0 = off
+    early_stopping_patience: int = 0  # 0 = off; stops a trial and restores its best epoch's weights
     eval_batch_size: int = 256
 
 

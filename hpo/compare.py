@@ -1,0 +1,74 @@
+"""`hpo compare`: exports side by side — test accuracy, train-test gap, size, latency."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hpo.errors import HpoError
+from hpo.fsutil import read_json
+from hpo.inference import load_exported
+
+__all__ = ["compare_exports", "format_comparison"]
+
+
+def _latency_ms(path: Path, runs: int) -> float:
+    """Median single-image latency of the SavedModel, after warm-up."""
+    model = load_exported(path)
+    x = np.random.default_rng(0).integers(0, 256, (1, model.image_size, model.image_size, 3)).astype(np.uint8)
+    for _ in range(10):
+        model.predict(x)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        model.predict(x)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return float(np.median(times))
+
+
+def compare_exports(paths: Sequence[Path], latency_runs: int = 50) -> list[dict[str, Any]]:
+    rows = []
+    for path in paths:
+        metrics_path = path / "metrics.json"
+        if not metrics_path.is_file():
+            raise HpoError(f"{metrics_path} is missing — point at folders written by `hpo export`")
+        m = read_json(metrics_path)
+        rows.append(
+            {
+                "export": str(path),
+                "study": m["study"],
+                "trial": m["trial"],
+                "baseline": m["baseline"],
+                "test_accuracy": m["test_accuracy"],
+                "train_accuracy": m["train_accuracy"],
+                "train_test_gap": m["train_test_gap"],
+                "param_count": m["param_count"],
+                "epochs": m["epochs"],
+                "size_mb": m["saved_model_size_mb"],
+                "latency_ms": _latency_ms(path, latency_runs),
+            }
+        )
+    return rows
+
+
+def format_comparison(rows: Sequence[dict[str, Any]]) -> str:
+    head = f"{'export':<28}{'trial':>6}{'test acc':>10}{'train acc':>11}{'gap':>8}{'params':>11}{'MB':>7}{'ms/img':>8}"
+    lines = [head]
+    for r in rows:
+        name = Path(r["export"]).name + (" (baseline)" if r["baseline"] else "")
+        lines.append(
+            f"{name[:27]:<28}{r['trial']:>6}{r['test_accuracy']:>10.4f}{r['train_accuracy']:>11.4f}"
+            f"{r['train_test_gap']:>+8.3f}{r['param_count']:>11,}{r['size_mb']:>7.2f}{r['latency_ms']:>8.2f}"
+        )
+    if len(rows) >= 2:
+        a, b = rows[0], rows[1]
+        lines.append(
+            f"{Path(a['export']).name} vs {Path(b['export']).name}: "
+            f"{100 * (a['test_accuracy'] - b['test_accuracy']):+.1f} points test accuracy, "
+            f"gap {a['train_test_gap']:+.3f} vs {b['train_test_gap']:+.3f}"
+        )
+    return "\n".join(lines)
