@@ -1,11 +1,13 @@
 """Hyperband vs. no pruner on the same study: epochs spent and best val accuracy.
 
     python benchmarks/pruning.py [--study studies/cifar10-mini.toml] [--n-trials 24]
+                                 [--min-resource 2] [--reduction-factor 4]
 
-Runs the study twice into a fresh SQLite file (same sampler seed, same trial count), once
-with the study's pruner (Hyperband) and once with none, and prints a Markdown row for
-BENCHMARKS.md. The first ``n_startup_trials`` are the same random draws in both runs;
-after that TPE sees different histories, as it would in real use.
+Runs the study twice into a fresh SQLite file (same sampler seed, same trial count, no
+timeout so both runs get every trial), once with the study's pruner (Hyperband, optionally
+with other rungs) and once with none, and prints a Markdown row for BENCHMARKS.md. The first
+``n_startup_trials`` are the same random draws in both runs; after that TPE sees different
+histories, as it would in real use.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--study", type=Path, default=ROOT / "studies/cifar10-mini.toml")
     ap.add_argument("--n-trials", type=int, default=None)
+    ap.add_argument("--min-resource", type=int, default=None, help="override [pruner] min_resource")
+    ap.add_argument("--reduction-factor", type=int, default=None, help="override [pruner] reduction_factor")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args()
 
@@ -35,6 +39,9 @@ def main() -> None:
     from hpo.summary import study_summary
 
     base = load_config(args.study).with_overrides(n_trials=args.n_trials)
+    base = dataclasses.replace(base, study=dataclasses.replace(base.study, timeout=None))
+    rungs = {"min_resource": args.min_resource, "reduction_factor": args.reduction_factor}
+    base = dataclasses.replace(base, pruner=dataclasses.replace(base.pruner, **{k: v for k, v in rungs.items() if v}))
     data = load_data(base, progress=False)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -69,6 +76,7 @@ def main() -> None:
         f"| {time.strftime('%Y-%m-%d')} | {os.cpu_count()} CPUs "
         f"| {base.study.name} {base.data.image_size}px "
         f"| {base.study.n_trials} | {base.training.max_epochs} "
+        f"| min {base.pruner.min_resource}, factor {base.pruner.reduction_factor} "
         f"| {p['best_val_accuracy']:.4f} / {n['best_val_accuracy']:.4f} ({gap:+.1f} pt) "
         f"| {p['epochs']} / {n['epochs']} ({100 * share:.0f} %) "
         f"| {p['counts']['pruned']} | {p['minutes']:.1f} / {n['minutes']:.1f} min |"

@@ -27,7 +27,7 @@ from hpo.fsutil import write_json, write_text
 from hpo.metrics import classification_metrics
 from hpo.model_card import model_card
 from hpo.retrain import Retrained, pick_trial, retrain
-from hpo.study import EXPORT_ATTR
+from hpo.study import EXPORT_ATTR, accuracy
 
 __all__ = ["EXPORT_ATTR", "MAX_ABS_DIFF", "ExportError", "export_study"]
 
@@ -94,7 +94,7 @@ def _write(folder: Path, config: StudyConfig, data: PreparedData, r: Retrained, 
         "study": config.study.name,
         "trial": r.trial.number,
         "baseline": bool(r.trial.user_attrs.get("baseline")),
-        "trial_val_accuracy": r.trial.value,
+        "trial_val_accuracy": accuracy(r.trial),
         "params": asdict(r.params),
         "param_count": int(model.count_params()),
         "epochs": r.epochs,
@@ -132,12 +132,13 @@ def export_study(
     out: Path,
     *,
     trial_number: int | None = None,
+    max_cost: float | None = None,
     epochs: int | None = None,
     tflite: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Retrain, score on test, write and verify the export folder ``out``; returns metrics."""
-    trial = pick_trial(study, trial_number)
+    trial = pick_trial(study, trial_number, max_cost)
     log.info("retraining trial %d on train+val", trial.number)
     r = retrain(config, data, trial, epochs, progress)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -33,8 +33,9 @@ from hpo.data.pipeline import make_dataset
 from hpo.data.prepared import PreparedData
 from hpo.model import build_cnn, compile_cnn, with_augmentation
 from hpo.search_space import suggest
+from hpo.study import CURVE_ATTR
 
-__all__ = ["METRIC", "Objective", "TrialFailed", "fit_history_attrs"]
+__all__ = ["METRIC", "Objective", "TrialFailed", "fit_history_attrs", "measure_latency_ms"]
 
 METRIC = "val_accuracy"
 
@@ -87,6 +88,20 @@ def fit_history_attrs(history: dict[str, list[float]], seconds: list[float]) -> 
     }
 
 
+def measure_latency_ms(model: keras.Model, data: PreparedData, batch: int = 32, runs: int = 5) -> float:
+    """CPU-side inference time per image (ms): median of ``runs`` forward passes over a fixed
+    batch of validation images, after a warm-up."""
+    idx = data.indices("val")[:batch]
+    x = tf.constant(np.asarray(data.images[idx]), tf.float32)
+    model(x, training=False)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        model(x, training=False)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)) * 1e3 / len(idx)
+
+
 class Objective:
     """Callable for ``study.optimize``; holds the data and config, nothing per trial."""
 
@@ -99,7 +114,7 @@ class Objective:
         self.on_start = on_start  # e.g. release the slot lock once the trial exists
         self.current: int | None = None  # number of the trial being trained
 
-    def __call__(self, trial: optuna.Trial) -> float:
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         cfg, data = self.config, self.data
         self.current = trial.number
         if self.on_start is not None:
@@ -116,10 +131,9 @@ class Objective:
         val = make_dataset(data, "val", cfg.training.eval_batch_size)
         steps = math.ceil(len(data.splits["train"]) / params.batch_size)
         log = _EpochLog()
-        callbacks: list[keras.callbacks.Callback] = [
-            log,
-            KerasPruningCallback(trial, METRIC),
-        ]
+        callbacks: list[keras.callbacks.Callback] = [log]
+        if not cfg.multi_objective:  # Optuna takes no intermediate values from multi-objective trials
+            callbacks.append(KerasPruningCallback(trial, METRIC))
         if cfg.training.early_stopping_patience:
             callbacks.append(
                 keras.callbacks.EarlyStopping(
@@ -138,6 +152,7 @@ class Objective:
                 callbacks=callbacks,
                 shuffle=False,
             )
+            trial.set_user_attr("latency_ms", measure_latency_ms(model, data))
         except KeyboardInterrupt:
             trial.set_user_attr("fail_reason", "interrupted (SIGINT/SIGTERM); params re-queued")
             raise
@@ -147,6 +162,8 @@ class Objective:
         finally:
             for key, value in fit_history_attrs(log.history, log.seconds).items():
                 trial.set_user_attr(key, value)
+            if cfg.multi_objective:
+                trial.set_user_attr(CURVE_ATTR, log.history.get(METRIC, []))
             keras.backend.clear_session()
             gc.collect()
         losses = log.history.get("loss", [])
@@ -154,4 +171,8 @@ class Objective:
             epoch = next((i + 1 for i, v in enumerate(losses) if not math.isfinite(v)), 0)
             trial.set_user_attr("fail_reason", f"loss became NaN at epoch {epoch}")
             raise TrialFailed(f"loss became NaN at epoch {epoch}")
-        return float(max(log.history[METRIC]))
+        best = float(max(log.history[METRIC]))
+        if not cfg.multi_objective:
+            return best
+        cost = cfg.study.objectives[1]
+        return best, float(trial.user_attrs["latency_ms"] if cost == "latency_ms" else trial.user_attrs["param_count"])

@@ -17,7 +17,9 @@ from hpo.report_figures import (
     confusion_figure,
     history_figure,
     learning_curves,
+    on_accuracy,
     optuna_figure,
+    pareto_figure,
     per_class_table,
     states_figure,
 )
@@ -53,28 +55,30 @@ def _export_metrics(study: optuna.Study) -> dict[str, Any] | None:
 def _sections(study: optuna.Study, config: StudyConfig) -> list[tuple[str, go.Figure | None, str]]:
     params = {p for t in study.get_trials(deepcopy=False) for p in t.params}
     sliced = [p for p in SLICE_PARAMS if p in params]
+    acc = on_accuracy(study)
     sections: list[tuple[str, go.Figure | None, str]] = [
         ("Optimization history", history_figure(study), "Best val accuracy so far; dashed line: the seed baseline."),
         ("Learning curves", learning_curves(study), "Val accuracy per epoch; dotted orange: pruned trials."),
         ("Trial states", states_figure(study, config.training.max_epochs), ""),
         (
             "Hyperparameter importances",
-            optuna_figure(optuna.visualization.plot_param_importances, study, target_name="val_accuracy"),
+            optuna_figure(optuna.visualization.plot_param_importances, study, **acc),
             "fANOVA importance of each parameter for val accuracy (needs several complete trials).",
         ),
-        (
-            "Parallel coordinates",
-            optuna_figure(optuna.visualization.plot_parallel_coordinate, study, target_name="val_accuracy"),
-            "",
-        ),
+        ("Parallel coordinates", optuna_figure(optuna.visualization.plot_parallel_coordinate, study, **acc), ""),
         (
             "Slices",
-            optuna_figure(optuna.visualization.plot_slice, study, params=sliced, target_name="val_accuracy")
-            if sliced
-            else None,
+            optuna_figure(optuna.visualization.plot_slice, study, params=sliced, **acc) if sliced else None,
             f"Val accuracy against {', '.join(sliced)}.",
         ),
     ]
+    if config.multi_objective:
+        cost = config.study.objectives[1]
+        note = (
+            f"Each point a trial: val accuracy against {cost}; the front is the trials no other beats on "
+            "both. Multi-objective studies are not pruned (Optuna can't), trials stop early instead."
+        )
+        sections.insert(0, ("Pareto front", pareto_figure(study, cost), note))
     metrics = _export_metrics(study)
     if metrics is not None:
         sections.append(("Exported model: confusion matrix", confusion_figure(metrics), ""))

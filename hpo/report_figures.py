@@ -11,14 +11,16 @@ import optuna
 import plotly.graph_objects as go
 from optuna.trial import TrialState
 
-from hpo.study import baseline_trial, epochs_run
+from hpo.study import accuracy, baseline_trial, epochs_run, val_curve
 
 __all__ = [
     "SLICE_PARAMS",
     "confusion_figure",
     "history_figure",
     "learning_curves",
+    "on_accuracy",
     "optuna_figure",
+    "pareto_figure",
     "per_class_table",
     "states_figure",
 ]
@@ -43,16 +45,44 @@ def optuna_figure(make: Callable[..., go.Figure], study: optuna.Study, **kw: Any
         return None
 
 
+def on_accuracy(study: optuna.Study) -> dict[str, Any]:
+    """Keyword arguments that point an optuna plot at val accuracy (the first objective)."""
+    kw: dict[str, Any] = {"target_name": "val_accuracy"}
+    if len(study.directions) > 1:
+        kw["target"] = lambda t: t.values[0]
+    return kw
+
+
 def history_figure(study: optuna.Study) -> go.Figure | None:
-    fig = optuna_figure(optuna.visualization.plot_optimization_history, study, target_name="val_accuracy")
+    fig = optuna_figure(optuna.visualization.plot_optimization_history, study, **on_accuracy(study))
     base = baseline_trial(study)
-    if fig is not None and base is not None and base.value is not None:
+    value = accuracy(base) if base is not None and base.state == TrialState.COMPLETE else None
+    if fig is not None and base is not None and value is not None:
         fig.add_hline(
-            y=base.value,
+            y=value,
             line_dash="dash",
             line_color="black",
-            annotation_text=f"baseline (trial {base.number}): {base.value:.4f}",
+            annotation_text=f"baseline (trial {base.number}): {value:.4f}",
             annotation_position="bottom right",
+        )
+    return fig
+
+
+def pareto_figure(study: optuna.Study, cost: str) -> go.Figure | None:
+    """Optuna's Pareto-front plot with the baseline marked."""
+    fig = optuna_figure(optuna.visualization.plot_pareto_front, study, target_names=["val_accuracy", cost])
+    base = baseline_trial(study)
+    if fig is not None and base is not None and base.values is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[base.values[0]],
+                y=[base.values[1]],
+                mode="markers+text",
+                name="baseline",
+                text=[f"baseline (trial {base.number})"],
+                textposition="top center",
+                marker={"symbol": "star", "size": 16, "color": "black"},
+            )
         )
     return fig
 
@@ -63,15 +93,16 @@ def learning_curves(study: optuna.Study) -> go.Figure:
     shown: set[TrialState] = set()
     base = baseline_trial(study)
     for t in study.get_trials(deepcopy=False):
-        if not t.intermediate_values:
+        curve = val_curve(t)
+        if not curve:
             continue
-        steps = sorted(t.intermediate_values)
+        steps = sorted(curve)
         color, dash = _STATE_STYLE.get(t.state, ("#999999", "dash"))
         is_base = base is not None and t.number == base.number
         fig.add_trace(
             go.Scatter(
                 x=[s + 1 for s in steps],
-                y=[t.intermediate_values[s] for s in steps],
+                y=[curve[s] for s in steps],
                 mode="lines+markers",
                 name="baseline" if is_base else t.state.name.lower(),
                 legendgroup="baseline" if is_base else t.state.name,

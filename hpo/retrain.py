@@ -21,6 +21,7 @@ from hpo.data.prepared import PreparedData
 from hpo.errors import HpoError
 from hpo.model import build_cnn, compile_cnn, with_augmentation
 from hpo.search_space import CNNParams, suggest
+from hpo.study import best_by_accuracy, pareto_front
 
 __all__ = ["Retrained", "pick_trial", "retrain"]
 
@@ -35,14 +36,22 @@ class Retrained:
     train_accuracy: float
 
 
-def pick_trial(study: optuna.Study, number: int | None) -> FrozenTrial:
-    """The best complete trial, or trial ``number`` (complete or pruned)."""
+def pick_trial(study: optuna.Study, number: int | None, max_cost: float | None = None) -> FrozenTrial:
+    """Trial ``number`` (complete or pruned); else the most accurate complete trial — in a
+    multi-objective study, the most accurate one on the Pareto front whose cost (latency or
+    params) is at most ``max_cost``."""
     trials = study.get_trials(deepcopy=False)
     if number is None:
-        complete = [t for t in trials if t.state == TrialState.COMPLETE]
-        if not complete:
+        best = best_by_accuracy(trials)
+        if best is None:
             raise HpoError(f"study '{study.study_name}' has no complete trial yet — run `hpo search` first")
-        return study.best_trial
+        if len(study.directions) == 1:
+            return best
+        front = [t for t in pareto_front(study) if max_cost is None or t.values[1] <= max_cost]
+        if not front:
+            cheapest = min(t.values[1] for t in pareto_front(study))
+            raise HpoError(f"no trial on the Pareto front costs at most {max_cost:g} (cheapest: {cheapest:.4g})")
+        return front[0]
     match = [t for t in trials if t.number == number]
     if not match:
         raise HpoError(f"study '{study.study_name}' has no trial {number} (trials 0..{len(trials) - 1})")

@@ -24,7 +24,7 @@ from hpo.data.prepared import PreparedData
 from hpo.errors import HpoError
 from hpo.slots import Slot, SlotLock, claim
 from hpo.storage import sqlite_worker_lock
-from hpo.study import FINISHED, epochs_run, open_study
+from hpo.study import FINISHED, accuracy, best_by_accuracy, epochs_run, open_study
 
 __all__ = ["FailureGuard", "SearchInterrupted", "load_data", "run_search", "trial_line"]
 
@@ -56,13 +56,12 @@ def load_data(config: StudyConfig, data_dir: Path | None = None, progress: bool 
 
 def trial_line(study: optuna.Study, trial: FrozenTrial) -> str:
     """One line per finished trial: number, state, value, best so far, epochs, seconds."""
-    value = f"{trial.value:.4f}" if trial.value is not None else "-"
-    if trial.state == TrialState.PRUNED and trial.intermediate_values:
-        value = f"{trial.intermediate_values[max(trial.intermediate_values)]:.4f}"
-    try:
-        best = f"{study.best_value:.4f} (#{study.best_trial.number})"
-    except ValueError:
-        best = "-"
+    acc = accuracy(trial)
+    value = f"{acc:.4f}" if acc is not None else "-"
+    top = best_by_accuracy(study.get_trials(deepcopy=False))
+    best = f"{accuracy(top):.4f} (#{top.number})" if top is not None else "-"
+    if trial.values is not None and len(trial.values) > 1:
+        value += f" cost {trial.values[1]:.4g}"
     secs = trial.duration.total_seconds() if trial.duration else 0.0
     tag = " [baseline]" if trial.user_attrs.get("baseline") else ""
     reason = f"  {trial.user_attrs.get('fail_reason', '')}" if trial.state == TrialState.FAIL else ""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import warnings
 
 import optuna
+from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from hpo.config import StudyConfig
@@ -17,21 +18,25 @@ from hpo.storage import make_storage, mask_url, study_names
 
 __all__ = [
     "BASELINE_ATTR",
+    "CURVE_ATTR",
     "EXPORT_ATTR",
     "FINISHED",
-    "METRIC_NAMES",
+    "accuracy",
     "baseline_trial",
+    "best_by_accuracy",
     "epochs_run",
     "load_study",
     "make_pruner",
     "make_sampler",
     "open_study",
+    "pareto_front",
     "study_storage",
+    "val_curve",
 ]
 
-METRIC_NAMES = ["val_accuracy"]
 BASELINE_ATTR = "baseline"
 EXPORT_ATTR = "export"  # study user attr: the latest export's path and headline numbers
+CURVE_ATTR = "val_accuracy_curve"  # per-epoch val accuracy of multi-objective trials
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
@@ -73,12 +78,12 @@ def open_study(config: StudyConfig) -> optuna.Study:
         storage=storage,
         sampler=make_sampler(config),
         pruner=make_pruner(config),
-        direction="maximize",
+        directions=[StudyDirection.MAXIMIZE] + [StudyDirection.MINIMIZE] * (len(config.study.objectives) - 1),
         load_if_exists=True,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.set_metric_names(METRIC_NAMES)
+        study.set_metric_names(list(config.study.objectives))
     if config.study.enqueue_baseline and baseline_trial(study) is None:
         study.enqueue_trial(
             baseline_trial_params(config.search),
@@ -114,5 +119,32 @@ def baseline_trial(study: optuna.Study) -> FrozenTrial | None:
 
 
 def epochs_run(trial: FrozenTrial) -> int:
-    """Epochs a trial trained: one intermediate value per epoch."""
-    return len(trial.intermediate_values)
+    """Epochs a trial trained: one intermediate value per epoch (multi-objective trials, which
+    Optuna can't report intermediate values for, keep their curve in a user attr)."""
+    return len(trial.intermediate_values) or len(trial.user_attrs.get(CURVE_ATTR, []))
+
+
+def val_curve(trial: FrozenTrial) -> dict[int, float]:
+    """Val accuracy per epoch (0-based step -> value)."""
+    if trial.intermediate_values:
+        return dict(trial.intermediate_values)
+    return dict(enumerate(trial.user_attrs.get(CURVE_ATTR, [])))
+
+
+def accuracy(trial: FrozenTrial) -> float | None:
+    """A trial's val accuracy: its (first) objective value; for a pruned trial, the best val
+    accuracy it reported."""
+    if trial.values is not None:
+        return float(trial.values[0])
+    curve = val_curve(trial)
+    return max(curve.values()) if curve else None
+
+
+def best_by_accuracy(trials: list[FrozenTrial]) -> FrozenTrial | None:
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    return max(complete, key=lambda t: accuracy(t) or 0.0) if complete else None
+
+
+def pareto_front(study: optuna.Study) -> list[FrozenTrial]:
+    """Best trials (the Pareto front for two objectives), most accurate first."""
+    return sorted(study.best_trials, key=lambda t: -(accuracy(t) or 0.0))

@@ -8,23 +8,17 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hpo.config import StudyConfig
-from hpo.study import FINISHED, baseline_trial, epochs_run
+from hpo.study import FINISHED, accuracy, baseline_trial, best_by_accuracy, epochs_run, pareto_front
 
 __all__ = ["format_summary", "format_trials", "study_summary", "trial_record"]
-
-
-def _peak(trial: FrozenTrial) -> float | None:
-    """A trial's value; for a pruned trial its best reported val accuracy."""
-    if trial.value is not None:
-        return float(trial.value)
-    return max(trial.intermediate_values.values()) if trial.intermediate_values else None
 
 
 def trial_record(trial: FrozenTrial) -> dict[str, Any]:
     return {
         "number": trial.number,
         "state": trial.state.name,
-        "val_accuracy": _peak(trial),
+        "val_accuracy": accuracy(trial),
+        "values": trial.values,
         "epochs": epochs_run(trial),
         "seconds": trial.duration.total_seconds() if trial.duration else None,
         "baseline": bool(trial.user_attrs.get("baseline")),
@@ -37,8 +31,7 @@ def study_summary(study: optuna.Study, config: StudyConfig) -> dict[str, Any]:
     trials = study.get_trials(deepcopy=False)
     counts = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
     finished = [t for t in trials if t.state in FINISHED]
-    complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    best = max(complete, key=lambda t: t.value or 0.0) if complete else None
+    best = best_by_accuracy(trials)
     base = baseline_trial(study)
     spent = sum(epochs_run(t) for t in trials)
     return {
@@ -50,6 +43,8 @@ def study_summary(study: optuna.Study, config: StudyConfig) -> dict[str, Any]:
         "epochs_unpruned": len(finished) * config.training.max_epochs,
         "best": trial_record(best) if best else None,
         "baseline": trial_record(base) if base else None,
+        "objectives": list(config.study.objectives),
+        "pareto_front": [trial_record(t) for t in pareto_front(study)] if config.multi_objective else None,
     }
 
 
@@ -77,6 +72,14 @@ def format_summary(summary: dict[str, Any]) -> str:
         )
     params = ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(best["params"].items()))
     lines.append(f"Best params: {params}")
+    if summary["pareto_front"]:
+        cost = summary["objectives"][1]
+        lines.append(f"Pareto front (val_accuracy up, {cost} down), {len(summary['pareto_front'])} trials:")
+        for r in summary["pareto_front"]:
+            tag = "  [baseline]" if r["baseline"] else ""
+            lines.append(
+                f"  trial {r['number']:>4}  val_accuracy {r['values'][0]:.4f}  {cost} {r['values'][1]:.4g}{tag}"
+            )
     return "\n".join(lines)
 
 

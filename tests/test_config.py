@@ -51,7 +51,7 @@ BAD_CASES = [
     ({"search": {"dropuot": 0.5}}, "[search] dropuot: unknown key"),
     ({"training": {"max_epochs": "ten"}}, "[training] max_epochs: expected an integer"),
     ({"search": {"depth": [4, 2]}}, "[search] depth: min 4 > max 2"),
-    ({"search": {"batch_size": [0, 32]}}, "[search] batch_size: batch sizes must be >= 1"),
+    ({"search": {"batch_size": [0, 32]}}, "[search] batch_size: batch sizes must be 1..65536"),
     ({"search": {"dropout": [0.2, 1.0]}}, "[search] dropout: must lie within"),
     ({"search": {"learning_rate": [0, 0.1]}}, "[search] learning_rate: must lie within"),
     ({"search": {"optimizer": ["adam", "lion"]}}, "[search] optimizer: choose from"),
@@ -63,6 +63,8 @@ BAD_CASES = [
         {"search": {"batch_size": [64, 128]}},
         "[search] batch_size: excludes the baseline's value 32",
     ),
+    ({"study": {"objectives": ["val_accuracy", "latency_ms"]}}, "[pruner] type: Optuna cannot prune multi-objective"),
+    ({"study": {"objectives": ["latency_ms"]}}, "[study] objectives: use"),
 ]
 
 

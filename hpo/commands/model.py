@@ -13,18 +13,36 @@ from hpo.errors import HpoError
 __all__ = ["register"]
 
 
+def _max_cost(args: argparse.Namespace, config: Any) -> float | None:
+    """--max-latency-ms / --max-params: a bound on a multi-objective study's second objective."""
+    for flag, name, value in (
+        ("--max-latency-ms", "latency_ms", args.max_latency_ms),
+        ("--max-params", "params", args.max_params),
+    ):
+        if value is None:
+            continue
+        if args.trial is not None:
+            raise HpoError(f"give --trial or {flag}, not both")
+        if config.study.objectives[1:] != (name,):
+            raise HpoError(f'{flag} needs a study with objectives = ["val_accuracy", "{name}"] ({config.path})')
+        return float(value)
+    return None
+
+
 def _export(args: argparse.Namespace) -> int:
     from hpo.config import load_config
-    from hpo.export import export_study
     from hpo.search import load_data
     from hpo.study import load_study
 
     config = load_config(args.study).with_overrides(storage=args.storage)
+    max_cost = _max_cost(args, config)
     study = load_study(config)
+    from hpo.export import export_study  # TensorFlow: only once the arguments are known to be good
+
     data = load_data(config, Path(args.data) if args.data else None, progress=not args.no_progress)
     out = Path(args.out or f"models/{config.study.name}")
     m = export_study(
-        config, study, data, out, trial_number=args.trial, epochs=args.epochs, tflite=args.tflite,
+        config, study, data, out, trial_number=args.trial, max_cost=max_cost, epochs=args.epochs, tflite=args.tflite,
         progress=not args.no_progress,
     )  # fmt: skip
     print(
@@ -103,6 +121,8 @@ def register(sub: Any) -> None:
     )
     e.add_argument("study", metavar="STUDY.toml", help="study file")
     e.add_argument("--trial", type=int, help="trial number (default: the best complete trial)")
+    e.add_argument("--max-latency-ms", type=float, help="multi-objective: most accurate Pareto trial at most this fast")
+    e.add_argument("--max-params", type=int, help="multi-objective: most accurate Pareto trial with at most N params")
     e.add_argument("--out", metavar="DIR", help="output folder (default models/<study name>)")
     e.add_argument("--epochs", type=int, help="retrain epochs (default: the trial's best epoch)")
     e.add_argument("--tflite", action="store_true", help="also write float16 and int8 .tflite files")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hpo.config.schema import (
+    COSTS,
     PRUNERS,
     SAMPLERS,
     ConfigError,
@@ -23,7 +24,7 @@ from hpo.config.schema import (
     TrainingConfig,
 )
 from hpo.config.table import Table, choices, penalty, value_range
-from hpo.search_space import BASELINE, HEADS, LR_DECAYS, OPTIMIZERS, SearchSpace
+from hpo.search_space import BASELINE, HEADS, LR_DECAYS, OPTIMIZERS, Choice, SearchSpace
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,53 +36,40 @@ __all__ = ["load_config"]
 
 def _search(file: Path, table: Any) -> SearchSpace:
     t, d = Table(file, "search", table), SearchSpace()
+
+    def one_of(key: str, allowed: tuple[str, ...]) -> Choice:
+        return choices(t, key, getattr(d, key), str, allowed.__contains__, f"choose from {', '.join(allowed)}")
+
+    def counts(key: str, high: int, what: str) -> Choice:
+        return choices(t, key, getattr(d, key), int, lambda v: 1 <= v <= high, f"{what} must be 1..{high}")
+
     space = SearchSpace(
         learning_rate=value_range(t, "learning_rate", d.learning_rate, 1e-7, 10.0, log=True),
-        batch_size=choices(
-            t,
-            "batch_size",
-            d.batch_size,
-            int,
-            lambda v: 1 <= v <= 65536,
-            "batch sizes must be >= 1",
-        ),
+        batch_size=counts("batch_size", 65536, "batch sizes"),
         l1=penalty(t, "l1", d.l1),
         l2=penalty(t, "l2", d.l2),
         dropout=value_range(t, "dropout", d.dropout, 0.0, 0.95),
         depth=value_range(t, "depth", d.depth, 1, 8, integer=True),
-        base_filters=choices(
-            t,
-            "base_filters",
-            d.base_filters,
-            int,
-            lambda v: 1 <= v <= 512,
-            "filters must be 1..512",
-        ),
-        dense_units=choices(t, "dense_units", d.dense_units, int, lambda v: 1 <= v <= 8192, "units must be 1..8192"),
+        base_filters=counts("base_filters", 512, "filters"),
+        dense_units=counts("dense_units", 8192, "units"),
         batch_norm=choices(t, "batch_norm", d.batch_norm, bool),
-        optimizer=choices(
-            t,
-            "optimizer",
-            d.optimizer,
-            str,
-            OPTIMIZERS.__contains__,
-            f"choose from {', '.join(OPTIMIZERS)}",
-        ),
-        lr_decay=choices(
-            t,
-            "lr_decay",
-            d.lr_decay,
-            str,
-            LR_DECAYS.__contains__,
-            f"choose from {', '.join(LR_DECAYS)}",
-        ),
+        optimizer=one_of("optimizer", OPTIMIZERS),
+        lr_decay=one_of("lr_decay", LR_DECAYS),
         augment=value_range(t, "augment", d.augment, 0.0, 1.0),
-        head=choices(t, "head", d.head, str, HEADS.__contains__, f"choose from {', '.join(HEADS)}"),
+        head=one_of("head", HEADS),
         weight_decay=value_range(t, "weight_decay", d.weight_decay, 1e-8, 1.0, log=True),
         label_smoothing=value_range(t, "label_smoothing", d.label_smoothing, 0.0, 0.5),
     )
     t.done()
     return space
+
+
+def _objectives(s: Table) -> tuple[str, ...]:
+    raw = s.get("objectives", list, ["val_accuracy"])
+    ok = raw[:1] == ["val_accuracy"] and len(raw) <= 2 and all(x in COSTS for x in raw[1:])
+    if not ok:
+        raise s.fail("objectives", f'use ["val_accuracy"] or ["val_accuracy", one of {", ".join(COSTS)}], got {raw!r}')
+    return tuple(raw)
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -123,6 +111,7 @@ def load_config(path: Path | str) -> StudyConfig:
         timeout=s.number("timeout", None, 1, 1e9),
         seed=s.number("seed", 0, 0, 2**31 - 1, integer=True),
         enqueue_baseline=s.get("enqueue_baseline", bool, True),
+        objectives=_objectives(s),
         heartbeat_interval=s.number("heartbeat_interval", 30, 1, 86_400, integer=True),
         grace_period=s.number("grace_period", 120, 2, 864_000, integer=True),
         max_retry=s.number("max_retry", 3, 0, 1000, integer=True),
@@ -167,6 +156,12 @@ def load_config(path: Path | str) -> StudyConfig:
     tr.done()
 
     search = _search(file, doc.get("search", {}))
+    if len(study.objectives) > 1 and pruner.type != "none":
+        raise pr.fail(
+            "type",
+            'Optuna cannot prune multi-objective studies — set type = "none" and use [training] '
+            "early_stopping_patience instead",
+        )
     if study.grace_period <= study.heartbeat_interval:
         raise s.fail(
             "grace_period", f"must exceed heartbeat_interval ({study.heartbeat_interval}), got {study.grace_period}"

@@ -10,6 +10,7 @@ from hpo.errors import HpoError
 from hpo.search_space import SearchSpace
 
 __all__ = [
+    "COSTS",
     "PRUNERS",
     "SAMPLERS",
     "ConfigError",
@@ -22,6 +23,8 @@ __all__ = [
 ]
 
 SAMPLERS = ("tpe", "random")
+#: the second objective of a multi-objective study (minimized; val_accuracy is maximized)
+COSTS = ("latency_ms", "params")
 PRUNERS = ("hyperband", "successive_halving", "median", "none")
 
 
@@ -37,6 +40,7 @@ class StudySection:
     timeout: float | None = None  # seconds
     seed: int = 0
     enqueue_baseline: bool = True
+    objectives: tuple[str, ...] = ("val_accuracy",)  # + "latency_ms" or "params": a Pareto search
     heartbeat_interval: int = 30  # seconds between a running trial's heartbeats
     grace_period: int = 120  # a trial without a heartbeat for this long is stale (its worker died)
     max_retry: int = 3  # times a stale trial's params are re-queued
@@ -81,6 +85,10 @@ class StudyConfig:
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     pruner: PrunerConfig = field(default_factory=PrunerConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.study.objectives) > 1
 
     def with_overrides(self, **study_fields: Any) -> StudyConfig:
         """Copy with ``[study]`` values replaced (CLI flags); None values are ignored."""
