@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := data/demo
 
-.PHONY: install demo test lint format bench screenshots clean
+.PHONY: install demo test lint format bench bench-accuracy bench-formats bench-pruning screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,11 +36,20 @@ format: install
 	$(BIN)/ruff format hpo tests benchmarks
 	$(BIN)/ruff check --fix hpo tests benchmarks
 
-bench: install ## benchmarks; results go into BENCHMARKS.md by hand, with machine and date
+bench: install ## quick benchmarks; results go into BENCHMARKS.md by hand, with machine and date
 	$(BIN)/python benchmarks/data_pipeline.py
 
-screenshots: install ## docs/dashboard.png + docs/report.png of the cifar10-mini study (run its search first)
-	$(BIN)/python docs/screenshots.py studies/cifar10-mini.toml
+bench-accuracy: install ## search + export vs. baseline on cifar10-mini (~45 min on 2 CPUs)
+	$(BIN)/python benchmarks/accuracy_cifar10_mini.py
+
+bench-formats: install ## SavedModel vs TFLite of the bench-accuracy export
+	$(BIN)/python benchmarks/export_formats.py models/bench-cifar10-mini/searched --prepared studies/cifar10-mini/prepared-32px
+
+bench-pruning: install ## Hyperband vs. no pruner on cifar10-mini (about an hour on 2 CPUs)
+	$(BIN)/python benchmarks/pruning.py --n-trials 16 --min-resource 2 --reduction-factor 4
+
+screenshots: install ## docs/*.png of the cifar10-mini benchmark study (run benchmarks/accuracy_cifar10_mini.py first)
+	$(BIN)/python docs/screenshots.py studies/cifar10-mini.toml --storage sqlite:///$(CURDIR)/models/bench-cifar10-mini/study.db
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

@@ -1,12 +1,14 @@
 """Screenshots of the dashboard and the report of a study, made by headless Chromium.
 
-    python docs/screenshots.py studies/cifar10-mini.toml      # -> docs/dashboard.png, docs/report.png
+    python docs/screenshots.py studies/cifar10-mini.toml [--storage URL]
+                                               # -> docs/dashboard.png, docs/report.png
 
 The study must exist (run `hpo search` first); the report is rebuilt.
 """
 
 from __future__ import annotations
 
+import argparse
 import signal
 import subprocess
 import sys
@@ -20,14 +22,20 @@ from tests.browser import screenshot  # noqa: E402  (the browser the tests use)
 
 
 def main() -> None:
-    study = Path(sys.argv[1] if len(sys.argv) > 1 else "studies/demo.toml")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("study", nargs="?", default="studies/demo.toml")
+    ap.add_argument("--storage", help="storage URL (overrides the study file)")
+    args = ap.parse_args()
+    study = Path(args.study)
+    storage = ["--storage", args.storage] if args.storage else []
     report = ROOT / "docs" / "report.html"
-    subprocess.run([sys.executable, "-m", "hpo", "report", str(study), "--out", str(report)], check=True, cwd=ROOT)
+    cmd = [sys.executable, "-m", "hpo", "report", str(study), "--out", str(report), *storage]
+    subprocess.run(cmd, check=True, cwd=ROOT)
     screenshot(report.as_uri(), ROOT / "docs" / "report.png", 1300, 2600)
     report.unlink()
     port = 8097
     dash = subprocess.Popen(
-        [sys.executable, "-m", "hpo", "dashboard", str(study), "--port", str(port)],
+        [sys.executable, "-m", "hpo", "dashboard", str(study), "--port", str(port), *storage],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
