@@ -12,7 +12,7 @@ from tests.conftest import ROOT, assert_user_error, run_hpo
 from tests.studyfiles import write_study
 
 
-@pytest.mark.parametrize("name", ["demo", "cifar10-mini", "animals10"])
+@pytest.mark.parametrize("name", ["demo", "cifar10-mini", "cifar10-mini-pareto", "animals10"])
 def test_shipped_study_files_load(name: str) -> None:
     cfg = load_config(ROOT / "studies" / f"{name}.toml")
     assert cfg.study.name == name
