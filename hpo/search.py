@@ -61,7 +61,8 @@ def trial_line(study: optuna.Study, trial: FrozenTrial) -> str:
     top = best_by_accuracy(study.get_trials(deepcopy=False))
     best = f"{accuracy(top):.4f} (#{top.number})" if top is not None else "-"
     if trial.values is not None and len(trial.values) > 1:
-        value += f" cost {trial.values[1]:.4g}"
+        names = study.metric_names or ["", "cost"]
+        value += f" {names[1]} {trial.values[1]:.4g}"
     secs = trial.duration.total_seconds() if trial.duration else 0.0
     tag = " [baseline]" if trial.user_attrs.get("baseline") else ""
     reason = f"  {trial.user_attrs.get('fail_reason', '')}" if trial.state == TrialState.FAIL else ""
