@@ -19,11 +19,6 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _size_mb(path: Path) -> float:
-    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-    return sum(p.stat().st_size for p in files) / 1e6
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("export", type=Path)
@@ -33,6 +28,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from hpo.data import load_prepared
+    from hpo.fsutil import size_mb
     from hpo.inference import load_exported
 
     x, y = load_prepared(args.prepared).arrays("test")
@@ -60,7 +56,7 @@ def main() -> None:
         for _ in range(args.batch_runs):
             fn(batch)
         thr = 64 * args.batch_runs / (time.perf_counter() - t0)
-        rows.append((name, _size_mb(path), np.percentile(lat, 50), np.percentile(lat, 95), thr, acc))
+        rows.append((name, size_mb(path), np.percentile(lat, 50), np.percentile(lat, 95), thr, acc))
 
     base = rows[0]
     print(f"export: {args.export}; test split: {len(y)} images; {os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d')}")

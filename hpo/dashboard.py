@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from hpo.errors import HpoError
-from hpo.storage import make_storage, mask_url, study_names
+from hpo.storage import make_storage, mask_url, require_study
 
 __all__ = ["LOCALHOST", "serve"]
 
@@ -26,20 +26,15 @@ def serve(storage_url: str, study_name: str | None, host: str | None, port: int)
     if not 1 <= port <= 65535:
         raise HpoError(f"--port must be 1..65535, got {port}")
     storage = make_storage(storage_url)
-    names = study_names(storage)
-    if study_name is not None and study_name not in names:
-        found = ", ".join(names) if names else "none"
-        raise HpoError(f"no study '{study_name}' in {mask_url(storage_url)} (studies there: {found})")
+    path = "/dashboard/"
+    if study_name is not None:
+        path = f"/dashboard/studies/{require_study(storage, storage_url, study_name)}"
     if host is None:
         host = LOCALHOST
     elif host not in (LOCALHOST, "localhost", "::1"):
         log.warning(
             "the dashboard has no authentication; anyone who can reach %s:%d sees and edits studies", host, port
         )
-    path = "/dashboard/"
-    if study_name is not None:
-        study_id = next(s._study_id for s in storage.get_all_studies() if s.study_name == study_name)
-        path = f"/dashboard/studies/{study_id}"
     shown = f"[{host}]" if ":" in host else host
     print(f"optuna-dashboard for {mask_url(storage_url)}: http://{shown}:{port}{path}  (Ctrl-C stops it)", flush=True)
     try:

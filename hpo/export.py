@@ -23,7 +23,7 @@ from hpo.config import StudyConfig
 from hpo.data.decode import RESIZE_MODE
 from hpo.data.prepared import PreparedData
 from hpo.errors import HpoError
-from hpo.fsutil import write_json, write_text
+from hpo.fsutil import size_mb, write_json, write_text
 from hpo.metrics import classification_metrics
 from hpo.model_card import model_card
 from hpo.retrain import Retrained, pick_trial, retrain
@@ -37,11 +37,6 @@ MAX_ABS_DIFF = 1e-5
 
 class ExportError(HpoError):
     """The written model does not behave like the trained one."""
-
-
-def _size_mb(path: Path) -> float:
-    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-    return sum(p.stat().st_size for p in files) / 1e6
 
 
 def _verify_reload(saved_model: Path, model: Any, batch: np.ndarray) -> float:
@@ -65,7 +60,7 @@ def _tflite_variants(folder: Path, data: PreparedData, test: tuple[np.ndarray, n
         path = convert(folder / "saved_model", folder / f"model_{q}.tflite", q, sample)
         probs = np.concatenate([TFLiteRunner(path)(test[0][i : i + 128]) for i in range(0, len(test[0]), 128)])
         acc = float(np.mean(probs.argmax(1) == test[1]))
-        out[q] = {"file": path.name, "size_mb": _size_mb(path), "test_accuracy": acc}
+        out[q] = {"file": path.name, "size_mb": size_mb(path), "test_accuracy": acc}
         log.info("tflite %s: %.3f MB, test accuracy %.4f", q, out[q]["size_mb"], acc)
     return out
 
@@ -106,7 +101,7 @@ def _write(folder: Path, config: StudyConfig, data: PreparedData, r: Retrained, 
         "split_sizes": {s: len(v) for s, v in data.splits.items()},
         "image_size": data.image_size,
         "source": data.manifest.get("root", ""),
-        "saved_model_size_mb": _size_mb(folder / "saved_model"),
+        "saved_model_size_mb": size_mb(folder / "saved_model"),
         "reload_max_abs_diff": diff,
     }
     if tflite:

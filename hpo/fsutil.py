@@ -11,7 +11,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["file_lock", "read_json", "write_json", "write_text"]
+__all__ = ["file_lock", "read_json", "size_mb", "write_json", "write_text"]
+
+
+def size_mb(path: Path) -> float:
+    """Size of a file, or of every file under a folder, in MB (10^6 bytes)."""
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return sum(p.stat().st_size for p in files) / 1e6
 
 
 @contextmanager

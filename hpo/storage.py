@@ -25,7 +25,7 @@ import re
 import sqlite3
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import optuna
@@ -39,6 +39,7 @@ __all__ = [
     "StorageError",
     "make_storage",
     "mask_url",
+    "require_study",
     "server_version",
     "sqlite_path",
     "sqlite_worker_lock",
@@ -107,6 +108,15 @@ def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
     return sorted(s.study_name for s in storage.get_all_studies())
 
 
+def require_study(storage: optuna.storages.BaseStorage, url: str, name: str) -> int:
+    """The id of study ``name``; a missing one is an error listing the studies that exist."""
+    studies = {s.study_name: s._study_id for s in storage.get_all_studies()}
+    if name not in studies:
+        found = ", ".join(sorted(studies)) if studies else "none"
+        raise StorageError(f"no study '{name}' in {mask_url(url)} (studies there: {found}) — run `hpo search` first")
+    return int(studies[name])
+
+
 def server_version(storage: RDBStorage) -> str:
     """``PostgreSQL 15.19 ...`` or ``SQLite 3.x``."""
     with storage.engine.connect() as con:
@@ -123,15 +133,12 @@ def sqlite_worker_lock(url: str) -> Iterator[None]:
     if path is None:
         yield
         return
-    lock = file_lock(path.with_name(path.name + ".worker-lock"), blocking=False)
-    try:
-        lock.__enter__()
-    except BlockingIOError:
-        raise StorageError(
-            f"another hpo worker is running on {path}; SQLite takes one worker at a time — "
-            "for parallel workers use a postgresql:// storage (see README, 'Scale out')"
-        ) from None
-    try:
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(file_lock(path.with_name(path.name + ".worker-lock"), blocking=False))
+        except BlockingIOError:
+            raise StorageError(
+                f"another hpo worker is running on {path}; SQLite takes one worker at a time — "
+                "for parallel workers use a postgresql:// storage (see README, 'Scale out')"
+            ) from None
         yield
-    finally:
-        lock.__exit__(None, None, None)

@@ -12,9 +12,8 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from hpo.config import StudyConfig
-from hpo.errors import HpoError
 from hpo.search_space import baseline_trial_params
-from hpo.storage import make_storage, mask_url, study_names
+from hpo.storage import make_storage, require_study
 
 __all__ = [
     "BASELINE_ATTR",
@@ -96,11 +95,7 @@ def open_study(config: StudyConfig) -> optuna.Study:
 def load_study(config: StudyConfig) -> optuna.Study:
     """Load an existing study; a missing one is an error listing the studies that exist."""
     storage = study_storage(config)
-    names = study_names(storage)
-    if config.study.name not in names:
-        where = mask_url(config.study.storage)
-        found = ", ".join(names) if names else "none"
-        raise HpoError(f"no study '{config.study.name}' in {where} (studies there: {found}) — run `hpo search` first")
+    require_study(storage, config.study.storage, config.study.name)
     return optuna.load_study(
         study_name=config.study.name,
         storage=storage,
