@@ -16,10 +16,11 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 
 from hpo.search_space import CNNParams
 
-__all__ = ["build_cnn", "compile_cnn", "make_optimizer", "with_augmentation"]
+__all__ = ["build_cnn", "compile_cnn", "inference_accuracy", "make_optimizer", "with_augmentation"]
 
 EXP_DECAY_PER_EPOCH = 0.9
 
@@ -117,3 +118,12 @@ def compile_cnn(model: keras.Model, params: CNNParams, steps_per_epoch: int, epo
         loss = SparseSmoothedCrossentropy(model.output_shape[-1], params.label_smoothing)
     model.compile(optimizer=make_optimizer(params, steps_per_epoch, epochs), loss=loss, metrics=["accuracy"])
     return model
+
+
+def inference_accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> float:
+    """Accuracy of ``model`` on ``x``/``y`` in inference mode (no dropout, no augmentation):
+    measured on the training images, it makes the train-val/test gap measure overfitting
+    rather than regularization noise."""
+    if len(y) == 0:
+        return float("nan")
+    return float(np.mean(np.asarray(model.predict(x, batch_size=batch_size, verbose=0)).argmax(1) == y))

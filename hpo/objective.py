@@ -31,13 +31,22 @@ from optuna_integration.keras import KerasPruningCallback
 from hpo.config import StudyConfig
 from hpo.data.pipeline import make_dataset
 from hpo.data.prepared import PreparedData
-from hpo.model import build_cnn, compile_cnn, with_augmentation
+from hpo.model import build_cnn, compile_cnn, inference_accuracy, with_augmentation
 from hpo.search_space import suggest
-from hpo.study import CURVE_ATTR
+from hpo.study import BASELINE_ATTR, CURVE_ATTR
 
-__all__ = ["METRIC", "Objective", "TrialFailed", "fit_history_attrs", "measure_latency_ms"]
+__all__ = [
+    "GAP_CONSTRAINT",
+    "METRIC",
+    "Objective",
+    "TrialFailed",
+    "fit_history_attrs",
+    "measure_latency_ms",
+    "overfit_attrs",
+]
 
 METRIC = "val_accuracy"
+GAP_CONSTRAINT = "train_val_gap"  # constraint key: gap - max_train_val_gap (<= 0 is feasible)
 
 # one model per trial retraces tf.functions by design; TensorFlow's warning about it is noise
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
@@ -71,21 +80,40 @@ class _EpochLog(keras.callbacks.Callback):
             self.history.setdefault(key, []).append(float(value))
 
 
+class _ReportOnly(keras.callbacks.Callback):
+    """Reports val accuracy per epoch without asking the pruner: the baseline is the study's
+    yardstick, so it always trains to the end (and never competes in a pruner's rungs)."""
+
+    def __init__(self, trial: optuna.Trial) -> None:
+        super().__init__()
+        self.trial = trial
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if logs and METRIC in logs:
+            self.trial.report(float(logs[METRIC]), step=epoch)
+
+
 def fit_history_attrs(history: dict[str, list[float]], seconds: list[float]) -> dict[str, Any]:
-    """User attrs from a Keras history: best epoch (1-based) by val accuracy and its numbers."""
+    """User attrs from a Keras history: best epoch (1-based) by val accuracy and its numbers
+    (``fit_train_accuracy`` is Keras's running metric, with dropout and augmentation on)."""
     val_acc = history.get(METRIC, [])
     if not val_acc:
         return {"epochs_run": 0}
     best = int(np.argmax(val_acc))
-    train_acc = float(history["accuracy"][best])
     return {
         "best_epoch": best + 1,
         "epochs_run": len(val_acc),
-        "train_accuracy": train_acc,
+        "fit_train_accuracy": float(history["accuracy"][best]),
         "val_loss": float(history["val_loss"][best]),
-        "train_val_gap": train_acc - float(val_acc[best]),
         "seconds_per_epoch": float(np.mean(seconds)) if seconds else 0.0,
     }
+
+
+def overfit_attrs(model: keras.Model, data: PreparedData, val_accuracy: float) -> dict[str, float]:
+    """Train accuracy of the weights a trial keeps, in inference mode on the train split, and
+    its gap to their val accuracy (what `max_train_val_gap` bounds)."""
+    train_accuracy = inference_accuracy(model, *data.arrays("train"))
+    return {"train_accuracy": train_accuracy, "train_val_gap": train_accuracy - val_accuracy}
 
 
 def measure_latency_ms(model: keras.Model, data: PreparedData, batch: int = 32, runs: int = 5) -> float:
@@ -114,6 +142,19 @@ class Objective:
         self.on_start = on_start  # e.g. release the slot lock once the trial exists
         self.current: int | None = None  # number of the trial being trained
 
+    def _measure_overfit(self, trial: optuna.Trial, model: keras.Model, curve: list[float]) -> None:
+        """Train accuracy and gap of the weights kept (the best epoch's when early stopping
+        restored them, else the last epoch's); the gap constraint when the study sets one."""
+        if not curve:
+            return
+        kept = max(curve) if self.config.training.early_stopping_patience else curve[-1]
+        overfit = overfit_attrs(model, self.data, kept)
+        for key, value in overfit.items():
+            trial.set_user_attr(key, value)
+        limit = self.config.study.max_train_val_gap
+        if limit is not None and math.isfinite(overfit["train_val_gap"]):
+            trial.set_constraint(GAP_CONSTRAINT, overfit["train_val_gap"] - limit)
+
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         cfg, data = self.config, self.data
         self.current = trial.number
@@ -132,7 +173,9 @@ class Objective:
         steps = math.ceil(len(data.splits["train"]) / params.batch_size)
         log = _EpochLog()
         callbacks: list[keras.callbacks.Callback] = [log]
-        if not cfg.multi_objective:  # Optuna takes no intermediate values from multi-objective trials
+        if trial.user_attrs.get(BASELINE_ATTR) and not cfg.multi_objective:
+            callbacks.append(_ReportOnly(trial))
+        elif not cfg.multi_objective:  # Optuna takes no intermediate values from multi-objective trials
             callbacks.append(KerasPruningCallback(trial, METRIC))
         if cfg.training.early_stopping_patience:
             callbacks.append(
@@ -153,6 +196,7 @@ class Objective:
                 shuffle=False,
             )
             trial.set_user_attr("latency_ms", measure_latency_ms(model, data))
+            self._measure_overfit(trial, model, log.history.get(METRIC, []))
         except KeyboardInterrupt:
             trial.set_user_attr("fail_reason", "interrupted (SIGINT/SIGTERM); params re-queued")
             raise

@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass
 
 import keras
-import numpy as np
 import optuna
 from optuna.trial import FixedTrial, FrozenTrial, TrialState
 
@@ -20,7 +19,7 @@ from hpo.config import StudyConfig
 from hpo.data.pipeline import make_dataset
 from hpo.data.prepared import PreparedData
 from hpo.errors import HpoError
-from hpo.model import build_cnn, compile_cnn, with_augmentation
+from hpo.model import build_cnn, compile_cnn, inference_accuracy, with_augmentation
 from hpo.search_space import CNNParams, suggest
 from hpo.study import best_by_accuracy, pareto_front
 
@@ -83,8 +82,5 @@ def retrain(
     t0 = time.perf_counter()
     trainer.fit(train, epochs=n_epochs, verbose=verbose, shuffle=False)
     seconds = time.perf_counter() - t0
-    # accuracy on the images it trained on, in inference mode (no dropout, no augmentation), so
-    # the train-test gap measures overfitting rather than regularization noise
-    x, y = data.arrays("train", "val")
-    train_accuracy = float(np.mean(np.asarray(model.predict(x, batch_size=256, verbose=0)).argmax(1) == y))
+    train_accuracy = inference_accuracy(model, *data.arrays("train", "val"))
     return Retrained(model, params, trial, n_epochs, seconds, train_accuracy)

@@ -24,7 +24,7 @@ from hpo.data.prepared import PreparedData
 from hpo.errors import HpoError
 from hpo.slots import Slot, SlotLock, claim
 from hpo.storage import sqlite_worker_lock
-from hpo.study import FINISHED, accuracy, best_by_accuracy, epochs_run, open_study
+from hpo.study import FINISHED, accuracy, best_by_accuracy, epochs_run, feasible, open_study
 
 __all__ = ["FailureGuard", "SearchInterrupted", "load_data", "run_search", "trial_line"]
 
@@ -66,6 +66,8 @@ def trial_line(study: optuna.Study, trial: FrozenTrial) -> str:
     secs = trial.duration.total_seconds() if trial.duration else 0.0
     tag = " [baseline]" if trial.user_attrs.get("baseline") else ""
     reason = f"  {trial.user_attrs.get('fail_reason', '')}" if trial.state == TrialState.FAIL else ""
+    if trial.constraints:
+        tag += f" [gap {trial.user_attrs.get('train_val_gap', 0.0):+.3f}{'' if feasible(trial) else ' over limit'}]"
     if "retry_of" in trial.user_attrs:
         tag += f" [retry of #{trial.user_attrs['retry_of']}]"
     return (

@@ -24,6 +24,7 @@ __all__ = [
     "baseline_trial",
     "best_by_accuracy",
     "epochs_run",
+    "feasible",
     "load_study",
     "make_pruner",
     "make_sampler",
@@ -53,9 +54,12 @@ def make_pruner(config: StudyConfig) -> optuna.pruners.BasePruner:
             min_resource=p.min_resource,
             max_resource=max_epochs,
             reduction_factor=p.reduction_factor,
+            bootstrap_count=p.bootstrap_count,
         )
     if p.type == "successive_halving":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=p.min_resource, reduction_factor=p.reduction_factor)
+        return optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=p.min_resource, reduction_factor=p.reduction_factor, bootstrap_count=p.bootstrap_count
+        )
     if p.type == "median":
         return optuna.pruners.MedianPruner(n_warmup_steps=p.n_warmup_steps)
     return optuna.pruners.NopPruner()
@@ -135,9 +139,17 @@ def accuracy(trial: FrozenTrial) -> float | None:
     return max(curve.values()) if curve else None
 
 
+def feasible(trial: FrozenTrial) -> bool:
+    """Whether a trial meets every constraint it recorded (e.g. ``max_train_val_gap``)."""
+    return all(v <= 0 for v in trial.constraints.values())
+
+
 def best_by_accuracy(trials: list[FrozenTrial]) -> FrozenTrial | None:
+    """The most accurate complete trial among the feasible ones (Optuna's rule for
+    ``best_trial``); if no trial is feasible, among all complete trials."""
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    return max(complete, key=lambda t: accuracy(t) or 0.0) if complete else None
+    pool = [t for t in complete if feasible(t)] or complete
+    return max(pool, key=lambda t: accuracy(t) or 0.0) if pool else None
 
 
 def pareto_front(study: optuna.Study) -> list[FrozenTrial]:

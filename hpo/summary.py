@@ -8,7 +8,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hpo.config import StudyConfig
-from hpo.study import FINISHED, accuracy, baseline_trial, best_by_accuracy, epochs_run, pareto_front
+from hpo.study import FINISHED, accuracy, baseline_trial, best_by_accuracy, epochs_run, feasible, pareto_front
 
 __all__ = ["format_summary", "format_trials", "study_summary", "trial_record"]
 
@@ -22,6 +22,7 @@ def trial_record(trial: FrozenTrial) -> dict[str, Any]:
         "epochs": epochs_run(trial),
         "seconds": trial.duration.total_seconds() if trial.duration else None,
         "baseline": bool(trial.user_attrs.get("baseline")),
+        "feasible": feasible(trial),
         "params": trial.params,
         "user_attrs": trial.user_attrs,
     }
@@ -44,6 +45,8 @@ def study_summary(study: optuna.Study, config: StudyConfig) -> dict[str, Any]:
         "best": trial_record(best) if best else None,
         "baseline": trial_record(base) if base else None,
         "objectives": list(config.study.objectives),
+        "max_train_val_gap": config.study.max_train_val_gap,
+        "feasible": sum(t.state == TrialState.COMPLETE and feasible(t) for t in trials),
         "pareto_front": [trial_record(t) for t in pareto_front(study)] if config.multi_objective else None,
     }
 
@@ -63,7 +66,16 @@ def format_summary(summary: dict[str, Any]) -> str:
     if best is None:
         lines.append("No completed trial yet.")
         return "\n".join(lines)
-    lines.append(f"Best: trial {best['number']}, val_accuracy {best['val_accuracy']:.4f}")
+    gap = best["user_attrs"].get("train_val_gap")
+    lines.append(
+        f"Best: trial {best['number']}, val_accuracy {best['val_accuracy']:.4f}"
+        + (f" (train-val gap {gap:+.4f})" if gap is not None else "")
+    )
+    if summary["max_train_val_gap"] is not None:
+        lines.append(
+            f"Gap limit {summary['max_train_val_gap']:g}: {summary['feasible']} of {c['complete']} complete trials "
+            "within it" + ("" if best["feasible"] else " — none, so the best is over the limit")
+        )
     if base is not None and base["val_accuracy"] is not None:
         gain = 100 * (best["val_accuracy"] - base["val_accuracy"])
         lines.append(

@@ -58,6 +58,8 @@ BAD_CASES = [
     ({"pruner": {"type": "oracle"}}, "[pruner] type: must be one of"),
     ({"study": {"n_trials": 0}}, "[study] n_trials: must be between"),
     ({"study": {"enqueue_baseline": "yes"}}, "[study] enqueue_baseline: expected true/false"),
+    ({"study": {"max_train_val_gap": 1.5}}, "[study] max_train_val_gap: must be between"),
+    ({"pruner": {"bootstrap_count": -1}}, "[pruner] bootstrap_count: must be between"),
     ({"data": {"source": None}}, "[data] source: is required"),
     (
         {"search": {"batch_size": [64, 128]}},

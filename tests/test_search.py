@@ -22,7 +22,11 @@ def _study(path: Path) -> optuna.Study:
 
 @pytest.mark.slow
 def test_search_prunes_marks_baseline_resumes_and_replays(synth_dir: Path, tmp_path: Path) -> None:
-    toml = write_study(tmp_path, "tiny", synth_dir, study={"n_trials": 8}, training={"max_epochs": 9})
+    # bootstrap_count 1 prunes the first trial to reach each rung of a bracket, whatever its
+    # value: the baseline (trial 0) would be first in its bracket, but it is never pruned
+    toml = write_study(
+        tmp_path, "tiny", synth_dir, study={"n_trials": 8}, training={"max_epochs": 9}, pruner={"bootstrap_count": 1}
+    )
     proc = run_hpo("search", toml, "--no-progress")
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "tiny.db").is_file()  # default storage: next to the study file
@@ -50,7 +54,9 @@ def test_search_prunes_marks_baseline_resumes_and_replays(synth_dir: Path, tmp_p
         "train_val_gap",
     ):
         assert key in first.user_attrs, key
-    assert len(first.intermediate_values) == first.user_attrs["epochs_run"]
+    assert len(first.intermediate_values) == first.user_attrs["epochs_run"] == 9
+    assert first.state == TrialState.COMPLETE
+    assert not any(k.startswith("completed_rung") for k in first.system_attrs)  # never competed in a rung
 
     # the retrain path: the same search-space code replays the best trial's params exactly
     best = study.best_trial
@@ -100,3 +106,34 @@ def test_unknown_study_lists_the_existing_ones(synth_dir: Path, tmp_path: Path) 
     toml = write_study(tmp_path, "nothing-yet", synth_dir)
     optuna.create_study(study_name="other", storage=f"sqlite:///{tmp_path / 'nothing-yet.db'}")
     assert_user_error(run_hpo("best", toml), "no study 'nothing-yet'", "studies there: other")
+
+
+@pytest.mark.slow
+def test_gap_limit_is_an_optuna_constraint_that_best_respects(synth_dir: Path, tmp_path: Path) -> None:
+    toml = write_study(
+        tmp_path,
+        "gap",
+        synth_dir,
+        study={"n_trials": 5, "max_train_val_gap": 0.05},
+        pruner={"type": "none"},
+        training={"max_epochs": 3},
+    )
+    proc = run_hpo("search", toml, "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert "[gap " in proc.stdout and "Gap limit 0.05:" in proc.stdout
+    complete = [t for t in _study(toml).get_trials() if t.state == TrialState.COMPLETE]
+    assert len(complete) == 5
+    for t in complete:
+        # train accuracy in inference mode on the train split, minus the val accuracy of the kept weights
+        assert 0.0 <= t.user_attrs["train_accuracy"] <= 1.0
+        last = t.intermediate_values[max(t.intermediate_values)]
+        assert t.user_attrs["train_val_gap"] == pytest.approx(t.user_attrs["train_accuracy"] - last)
+        assert t.constraints == {"train_val_gap": pytest.approx(t.user_attrs["train_val_gap"] - 0.05)}
+    best = json.loads(run_hpo("best", toml, "--json").stdout)["best"]
+    feasible = [t for t in complete if t.user_attrs["train_val_gap"] <= 0.05]
+    if feasible:  # Optuna's own best_trial also skips infeasible trials: both must agree
+        assert best["number"] == _study(toml).best_trial.number
+        assert best["number"] == max(feasible, key=lambda t: t.value or 0.0).number
+    else:
+        assert best["number"] == max(complete, key=lambda t: t.value or 0.0).number
+        assert "none, so the best is over the limit" in proc.stdout

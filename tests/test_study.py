@@ -6,7 +6,7 @@ import optuna
 import pytest
 
 from hpo.config import load_config
-from hpo.study import baseline_trial, make_pruner, open_study
+from hpo.study import baseline_trial, best_by_accuracy, feasible, make_pruner, open_study
 from tests.studyfiles import write_study
 
 
@@ -38,3 +38,24 @@ def test_baseline_can_be_turned_off(tmp_path: Path) -> None:
 def test_pruner_from_config(tmp_path: Path, kind: str, cls: type) -> None:
     cfg = load_config(write_study(tmp_path, "s", tmp_path, pruner={"type": kind}))
     assert isinstance(make_pruner(cfg), cls)
+
+
+def test_best_by_accuracy_prefers_feasible_trials() -> None:
+    study = optuna.create_study(direction="maximize")
+    for value, gap in ((0.9, 0.2), (0.7, -0.01), (0.8, 0.0), (0.95, None)):
+        trial = study.ask()
+        if gap is not None:
+            trial.set_constraint("train_val_gap", gap)
+        study.tell(trial, value)
+    trials = study.get_trials()
+    assert [feasible(t) for t in trials] == [False, True, True, True]
+    assert best_by_accuracy(trials[:3]).number == study_best(trials[:3]) == 2  # 0.8: the best feasible
+    assert best_by_accuracy(trials).number == 3  # no constraint recorded counts as feasible
+    assert best_by_accuracy(trials[:1]).number == 0  # nothing feasible: the most accurate
+
+
+def study_best(trials: list[optuna.trial.FrozenTrial]) -> int:
+    """Optuna's own constrained best_trial over ``trials``."""
+    study = optuna.create_study(direction="maximize")
+    study.add_trials(trials)
+    return study.best_trial.number

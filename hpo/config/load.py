@@ -112,6 +112,7 @@ def load_config(path: Path | str) -> StudyConfig:
         seed=s.number("seed", 0, 0, 2**31 - 1, integer=True),
         enqueue_baseline=s.get("enqueue_baseline", bool, True),
         objectives=_objectives(s),
+        max_train_val_gap=s.number("max_train_val_gap", None, 0.0, 1.0),
         heartbeat_interval=s.number("heartbeat_interval", 30, 1, 86_400, integer=True),
         grace_period=s.number("grace_period", 120, 2, 864_000, integer=True),
         max_retry=s.number("max_retry", 3, 0, 1000, integer=True),
@@ -143,6 +144,7 @@ def load_config(path: Path | str) -> StudyConfig:
         type=pr.choice("type", "hyperband", PRUNERS),
         min_resource=pr.number("min_resource", 1, 1, 10_000, integer=True),
         reduction_factor=pr.number("reduction_factor", 3, 2, 100, integer=True),
+        bootstrap_count=pr.number("bootstrap_count", 0, 0, 10_000, integer=True),
         n_warmup_steps=pr.number("n_warmup_steps", 2, 0, 10_000, integer=True),
     )
     pr.done()

@@ -41,6 +41,9 @@ class StudySection:
     seed: int = 0
     enqueue_baseline: bool = True
     objectives: tuple[str, ...] = ("val_accuracy",)  # + "latency_ms" or "params": a Pareto search
+    # a complete trial whose train accuracy (inference mode) beats its val accuracy by more is
+    # infeasible: TPE steers away from it and `best`/`export` pick among the feasible ones
+    max_train_val_gap: float | None = None
     heartbeat_interval: int = 30  # seconds between a running trial's heartbeats
     grace_period: int = 120  # a trial without a heartbeat for this long is stale (its worker died)
     max_retry: int = 3  # times a stale trial's params are re-queued
@@ -66,6 +69,7 @@ class PrunerConfig:
     type: str = "hyperband"
     min_resource: int = 1
     reduction_factor: int = 3
+    bootstrap_count: int = 0  # hyperband / successive halving: trials a rung needs before promoting
     n_warmup_steps: int = 2  # median pruner only
 
 
