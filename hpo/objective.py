@@ -28,6 +28,7 @@ import optuna
 import tensorflow as tf
 from optuna_integration.keras import KerasPruningCallback
 
+from hpo.batchnorm import RecalibrateBatchNorm, recalibration_sample
 from hpo.config import StudyConfig
 from hpo.data.pipeline import make_dataset
 from hpo.data.prepared import PreparedData
@@ -186,6 +187,9 @@ class Objective:
         try:
             model = build_cnn(params, data.num_classes, data.image_size)
             trial.set_user_attr("param_count", int(model.count_params()))
+            if cfg.training.bn_calibration_images:
+                sample = recalibration_sample(data, "train", cfg.training.bn_calibration_images, cfg.study.seed)
+                callbacks.insert(1, RecalibrateBatchNorm(model, sample))
             trainer = compile_cnn(with_augmentation(model, params), params, steps, epochs)
             trainer.fit(
                 train,

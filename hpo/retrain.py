@@ -15,6 +15,7 @@ import keras
 import optuna
 from optuna.trial import FixedTrial, FrozenTrial, TrialState
 
+from hpo.batchnorm import BatchNormCalibrator, recalibration_sample
 from hpo.config import StudyConfig
 from hpo.data.pipeline import make_dataset
 from hpo.data.prepared import PreparedData
@@ -81,6 +82,8 @@ def retrain(
     verbose = "auto" if progress and sys.stdout.isatty() else 0
     t0 = time.perf_counter()
     trainer.fit(train, epochs=n_epochs, verbose=verbose, shuffle=False)
+    if n_calibration := config.training.bn_calibration_images:  # statistics for the final weights, as in the trial
+        BatchNormCalibrator(model)(recalibration_sample(data, ("train", "val"), n_calibration, config.study.seed))
     seconds = time.perf_counter() - t0
     train_accuracy = inference_accuracy(model, *data.arrays("train", "val"))
     return Retrained(model, params, trial, n_epochs, seconds, train_accuracy)

@@ -94,6 +94,16 @@ def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def prepared(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`synth_dir` prepared at 32 px (train/val/test split)."""
+    from hpo.data import prepare
+
+    out = tmp_path_factory.mktemp("prep")
+    prepare(synth_dir, out, image_size=32, progress=False)
+    return out
+
+
 PG_URL = os.environ.get("HPO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 

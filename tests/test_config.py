@@ -60,6 +60,7 @@ BAD_CASES = [
     ({"study": {"enqueue_baseline": "yes"}}, "[study] enqueue_baseline: expected true/false"),
     ({"study": {"max_train_val_gap": 1.5}}, "[study] max_train_val_gap: must be between"),
     ({"pruner": {"bootstrap_count": -1}}, "[pruner] bootstrap_count: must be between"),
+    ({"training": {"bn_calibration_images": -5}}, "[training] bn_calibration_images: must be between"),
     ({"data": {"source": None}}, "[data] source: is required"),
     (
         {"search": {"batch_size": [64, 128]}},

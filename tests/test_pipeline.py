@@ -5,15 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hpo.data import load_prepared, prepare
+from hpo.data import load_prepared
 from hpo.errors import DataError
-
-
-@pytest.fixture(scope="module")
-def prepared(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("prep")
-    prepare(synth_dir, out, image_size=32, progress=False)
-    return out
 
 
 def test_train_batches_are_uint8_shuffled_and_complete(prepared: Path) -> None:

@@ -154,6 +154,7 @@ def load_config(path: Path | str) -> StudyConfig:
         max_epochs=tr.number("max_epochs", 10, 1, 10_000, integer=True),
         early_stopping_patience=tr.number("early_stopping_patience", 0, 0, 10_000, integer=True),
         eval_batch_size=tr.number("eval_batch_size", 256, 1, 65536, integer=True),
+        bn_calibration_images=tr.number("bn_calibration_images", 512, 0, 1_000_000, integer=True),
     )
     tr.done()
 

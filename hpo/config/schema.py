@@ -78,6 +78,7 @@ class TrainingConfig:
     max_epochs: int = 10
     early_stopping_patience: int = 0  # 0 = off; stops a trial and restores its best epoch's weights
     eval_batch_size: int = 256
+    bn_calibration_images: int = 512  # 0 = off; BatchNorm statistics recomputed before each evaluation
 
 
 @dataclass(frozen=True)
