@@ -45,8 +45,8 @@ bench-accuracy: install ## search + export vs. baseline on cifar10-mini (~45 min
 bench-formats: install ## SavedModel vs TFLite of the bench-accuracy export
 	$(BIN)/python benchmarks/export_formats.py models/bench-cifar10-mini/searched --prepared studies/cifar10-mini/prepared-32px
 
-bench-pruning: install ## Hyperband vs. no pruner on cifar10-mini (about an hour on 2 CPUs)
-	$(BIN)/python benchmarks/pruning.py --n-trials 24 --max-epochs 20 --min-resource 1 --reduction-factor 5 --bootstrap-count 2
+bench-pruning: install ## successive halving vs. no pruner on cifar10-mini (about 90 min on 2 CPUs)
+	$(BIN)/python benchmarks/pruning.py --n-trials 16 --max-epochs 20 --pruner successive_halving --min-resource 1 --reduction-factor 3 --bootstrap-count 0
 
 screenshots: install ## docs/*.png of the cifar10-mini benchmark study (run benchmarks/accuracy_cifar10_mini.py first)
 	$(BIN)/python docs/screenshots.py studies/cifar10-mini.toml --storage sqlite:///$(CURDIR)/models/bench-cifar10-mini/study.db

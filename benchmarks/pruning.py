@@ -1,12 +1,13 @@
-"""Hyperband vs. no pruner on the same study: epochs spent and best val accuracy.
+"""A pruner vs. no pruner on the same study: epochs spent and best val accuracy.
 
-    python benchmarks/pruning.py [--study studies/cifar10-mini.toml] [--n-trials 24]
-                                 [--max-epochs 20] [--min-resource 1] [--reduction-factor 5]
-                                 [--bootstrap-count 2] [--only none] [--db models/bench-pruning.db]
+    python benchmarks/pruning.py [--study studies/cifar10-mini.toml] [--n-trials 16]
+                                 [--max-epochs 20] [--pruner successive_halving] [--min-resource 1]
+                                 [--reduction-factor 3] [--bootstrap-count 0] [--only none]
+                                 [--db models/bench-pruning.db]
 
 Runs the study twice into one SQLite file (same sampler seed, same trial count, no timeout
-so both runs get every trial), once with the study's pruner (Hyperband, optionally with other
-rungs) and once with none, and prints a Markdown row for BENCHMARKS.md. The first
+so both runs get every trial), once with the study's pruner (or ``--pruner``, optionally with
+other rungs) and once with none, and prints a Markdown row for BENCHMARKS.md. The first
 ``n_startup_trials`` are the same random draws in both runs; after that TPE sees different
 histories, as it would in real use. Each run is its own study named after its settings, so an
 interrupted benchmark resumes, and ``--only`` runs one half (the row needs both).
@@ -29,6 +30,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--study", type=Path, default=ROOT / "studies/cifar10-mini.toml")
     ap.add_argument("--n-trials", type=int, default=None)
+    ap.add_argument("--pruner", choices=("hyperband", "successive_halving", "median"), help="override [pruner] type")
     ap.add_argument("--min-resource", type=int, default=None, help="override [pruner] min_resource")
     ap.add_argument("--reduction-factor", type=int, default=None, help="override [pruner] reduction_factor")
     ap.add_argument("--bootstrap-count", type=int, default=None, help="override [pruner] bootstrap_count")
@@ -48,6 +50,7 @@ def main() -> None:
     # and this benchmark is about the pruner
     base = dataclasses.replace(base, study=dataclasses.replace(base.study, timeout=None, max_train_val_gap=None))
     rungs = {
+        "type": args.pruner,
         "min_resource": args.min_resource,
         "reduction_factor": args.reduction_factor,
         "bootstrap_count": args.bootstrap_count,

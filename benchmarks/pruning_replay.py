@@ -1,12 +1,13 @@
 """Replay an unpruned study's recorded curves through Optuna's own pruners, offline.
 
     python benchmarks/pruning_replay.py DB STUDY_NAME [--as-study NAME]
+                                        [--pruner hyperband successive_halving]
                                         [--min-resource 1 2 3] [--reduction-factor 3 4 5]
                                         [--bootstrap-count 0 1 2]
 
 Each trial of STUDY_NAME (run with ``type = "none"``, e.g. the ``--only none`` half of
 `benchmarks/pruning.py`) reported val accuracy every epoch. For every schedule on the grid,
-the trials are replayed in order into an in-memory study with a real `HyperbandPruner`
+the trials are replayed in order into an in-memory study with a real `HyperbandPruner` (or `SuccessiveHalvingPruner`)
 (reporting each epoch and asking ``should_prune``, exactly as `KerasPruningCallback` does),
 so each schedule's epochs and the best value it keeps are what Optuna would have done with
 these curves. Trials marked as the baseline report without competing, as in `hpo search`.
@@ -27,13 +28,26 @@ from optuna.trial import TrialState
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
+def make_pruner(
+    kind: str, min_resource: int, factor: int, bootstrap: int, max_epochs: int
+) -> optuna.pruners.BasePruner:
+    if kind == "hyperband":
+        return optuna.pruners.HyperbandPruner(
+            min_resource=min_resource, max_resource=max_epochs, reduction_factor=factor, bootstrap_count=bootstrap
+        )
+    if kind == "percentile":  # same grid, read as: epochs before pruning, keep the top 1/factor, start-up trials
+        return optuna.pruners.PercentilePruner(
+            100 - 100 / factor, n_startup_trials=bootstrap, n_warmup_steps=min_resource - 1
+        )
+    return optuna.pruners.SuccessiveHalvingPruner(
+        min_resource=min_resource, reduction_factor=factor, bootstrap_count=bootstrap
+    )
+
+
 def replay(
-    curves: list[tuple[list[float], bool]], name: str, min_resource: int, factor: int, bootstrap: int, max_epochs: int
+    curves: list[tuple[list[float], bool]], name: str, pruner: optuna.pruners.BasePruner
 ) -> tuple[int, float, int]:
     """(epochs trained, best value of the trials that ran to their end, trials pruned)."""
-    pruner = optuna.pruners.HyperbandPruner(
-        min_resource=min_resource, max_resource=max_epochs, reduction_factor=factor, bootstrap_count=bootstrap
-    )
     study = optuna.create_study(study_name=name, direction="maximize", pruner=pruner)
     epochs, best, pruned = 0, -math.inf, 0
     for curve, baseline in curves:
@@ -56,6 +70,9 @@ def main() -> None:
     ap.add_argument("db", help="SQLite file of the unpruned run")
     ap.add_argument("study", help="name of the unpruned study in it")
     ap.add_argument("--as-study", default=None, help="replay study name (Hyperband's bracket hash)")
+    ap.add_argument(
+        "--pruner", nargs="+", choices=("hyperband", "successive_halving", "percentile"), default=["hyperband"]
+    )
     ap.add_argument("--min-resource", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--reduction-factor", type=int, nargs="+", default=[3, 4, 5])
     ap.add_argument("--bootstrap-count", type=int, nargs="+", default=[0, 1, 2])
@@ -71,15 +88,15 @@ def main() -> None:
     unpruned = sum(len(c) for c, _ in curves)
     best = max(max(c) for c, _ in curves)
     print(f"{len(curves)} trials, {unpruned} epochs unpruned, best {best:.4f}, max {max_epochs} epochs")
-    print("| min | factor | bootstrap | epochs | share | best kept | vs unpruned | pruned |")
-    print("|---|---|---|---|---|---|---|---|")
-    grid = itertools.product(args.min_resource, args.reduction_factor, args.bootstrap_count)
-    for m, f, b in grid:
-        # benchmarks/pruning.py names its halves <prefix>-none and <prefix>-hyperband-m-f-b
-        name = args.as_study or f"{args.study.removesuffix('-none')}-hyperband-m{m}-f{f}-b{b}"
-        epochs, kept, pruned = replay(curves, name, m, f, b, max_epochs)
+    print("| pruner | min | factor | bootstrap | epochs | share | best kept | vs unpruned | pruned |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    grid = itertools.product(args.pruner, args.min_resource, args.reduction_factor, args.bootstrap_count)
+    for kind, m, f, b in grid:
+        # benchmarks/pruning.py names its halves <prefix>-none and <prefix>-<pruner>-m-f-b
+        name = args.as_study or f"{args.study.removesuffix('-none')}-{kind}-m{m}-f{f}-b{b}"
+        epochs, kept, pruned = replay(curves, name, make_pruner(kind, m, f, b, max_epochs))
         print(
-            f"| {m} | {f} | {b} | {epochs} | {100 * epochs / unpruned:.0f} % | {kept:.4f} "
+            f"| {kind} | {m} | {f} | {b} | {epochs} | {100 * epochs / unpruned:.0f} % | {kept:.4f} "
             f"| {100 * (kept - best):+.1f} pt | {pruned} |"
         )
 
