@@ -49,14 +49,14 @@ def main() -> None:
     # no timeout, so both runs get every trial; no gap constraint: it changes what TPE proposes,
     # and this benchmark is about the pruner
     base = dataclasses.replace(base, study=dataclasses.replace(base.study, timeout=None, max_train_val_gap=None))
-    rungs = {
+    overrides = {
         "type": args.pruner,
         "min_resource": args.min_resource,
         "reduction_factor": args.reduction_factor,
         "bootstrap_count": args.bootstrap_count,
     }
     base = dataclasses.replace(
-        base, pruner=dataclasses.replace(base.pruner, **{k: v for k, v in rungs.items() if v is not None})
+        base, pruner=dataclasses.replace(base.pruner, **{k: v for k, v in overrides.items() if v is not None})
     )
     if args.max_epochs:
         base = dataclasses.replace(base, training=dataclasses.replace(base.training, max_epochs=args.max_epochs))

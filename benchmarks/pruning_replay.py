@@ -1,19 +1,20 @@
 """Replay an unpruned study's recorded curves through Optuna's own pruners, offline.
 
     python benchmarks/pruning_replay.py DB STUDY_NAME [--as-study NAME]
-                                        [--pruner hyperband successive_halving]
+                                        [--pruner hyperband successive_halving percentile]
                                         [--min-resource 1 2 3] [--reduction-factor 3 4 5]
                                         [--bootstrap-count 0 1 2]
 
 Each trial of STUDY_NAME (run with ``type = "none"``, e.g. the ``--only none`` half of
 `benchmarks/pruning.py`) reported val accuracy every epoch. For every schedule on the grid,
-the trials are replayed in order into an in-memory study with a real `HyperbandPruner` (or `SuccessiveHalvingPruner`)
-(reporting each epoch and asking ``should_prune``, exactly as `KerasPruningCallback` does),
-so each schedule's epochs and the best value it keeps are what Optuna would have done with
-these curves. Trials marked as the baseline report without competing, as in `hpo search`.
-Hyperband assigns brackets by a hash of study name and trial number, so each replay is
-named as `benchmarks/pruning.py` names that schedule's run (``--as-study`` overrides). What it cannot show:
-after its start-up trials, TPE proposes different candidates once it sees pruned trials.
+the trials are replayed in order into an in-memory study with the pruner `hpo search` would
+build (`hpo.study.pruner_from`), reporting each epoch and asking ``should_prune`` exactly as
+`KerasPruningCallback` does, so each schedule's epochs and the best value it keeps are what
+Optuna would have done with these curves. Trials marked as the baseline report without
+competing, as in `hpo search`. Hyperband assigns brackets by a hash of study name and trial
+number, so each replay is named as `benchmarks/pruning.py` names that schedule's run
+(``--as-study`` overrides). What it cannot show: after its start-up trials, TPE may propose
+different candidates once it sees pruned trials.
 """
 
 from __future__ import annotations
@@ -23,30 +24,25 @@ import itertools
 import math
 
 import optuna
+from optuna.pruners import BasePruner
 from optuna.trial import TrialState
+
+from hpo.config import PrunerConfig
+from hpo.study import pruner_from
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def make_pruner(
-    kind: str, min_resource: int, factor: int, bootstrap: int, max_epochs: int
-) -> optuna.pruners.BasePruner:
-    if kind == "hyperband":
-        return optuna.pruners.HyperbandPruner(
-            min_resource=min_resource, max_resource=max_epochs, reduction_factor=factor, bootstrap_count=bootstrap
-        )
-    if kind == "percentile":  # same grid, read as: epochs before pruning, keep the top 1/factor, start-up trials
+def make_pruner(kind: str, min_resource: int, factor: int, bootstrap: int, max_epochs: int) -> BasePruner:
+    if kind == "percentile":  # not an hpo pruner; the grid reads: epochs before pruning, top 1/factor, start-up trials
         return optuna.pruners.PercentilePruner(
             100 - 100 / factor, n_startup_trials=bootstrap, n_warmup_steps=min_resource - 1
         )
-    return optuna.pruners.SuccessiveHalvingPruner(
-        min_resource=min_resource, reduction_factor=factor, bootstrap_count=bootstrap
-    )
+    config = PrunerConfig(type=kind, min_resource=min_resource, reduction_factor=factor, bootstrap_count=bootstrap)
+    return pruner_from(config, max_epochs)
 
 
-def replay(
-    curves: list[tuple[list[float], bool]], name: str, pruner: optuna.pruners.BasePruner
-) -> tuple[int, float, int]:
+def replay(curves: list[tuple[list[float], bool]], name: str, pruner: BasePruner) -> tuple[int, float, int]:
     """(epochs trained, best value of the trials that ran to their end, trials pruned)."""
     study = optuna.create_study(study_name=name, direction="maximize", pruner=pruner)
     epochs, best, pruned = 0, -math.inf, 0

@@ -189,7 +189,7 @@ class Objective:
             trial.set_user_attr("param_count", int(model.count_params()))
             if cfg.training.bn_calibration_images:
                 sample = recalibration_sample(data, "train", cfg.training.bn_calibration_images, cfg.study.seed)
-                callbacks.insert(1, RecalibrateBatchNorm(model, sample))
+                callbacks.append(RecalibrateBatchNorm(model, sample))
             trainer = compile_cnn(with_augmentation(model, params), params, steps, epochs)
             trainer.fit(
                 train,

@@ -11,7 +11,7 @@ import optuna
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from hpo.config import StudyConfig
+from hpo.config import PrunerConfig, StudyConfig
 from hpo.search_space import baseline_trial_params
 from hpo.storage import make_storage, require_study
 
@@ -30,6 +30,7 @@ __all__ = [
     "make_sampler",
     "open_study",
     "pareto_front",
+    "pruner_from",
     "study_storage",
     "val_curve",
 ]
@@ -48,7 +49,11 @@ def make_sampler(config: StudyConfig) -> optuna.samplers.BaseSampler:
 
 
 def make_pruner(config: StudyConfig) -> optuna.pruners.BasePruner:
-    p, max_epochs = config.pruner, config.training.max_epochs
+    return pruner_from(config.pruner, config.training.max_epochs)
+
+
+def pruner_from(p: PrunerConfig, max_epochs: int) -> optuna.pruners.BasePruner:
+    """The Optuna pruner of a ``[pruner]`` section (Hyperband's max resource: ``max_epochs``)."""
     if p.type == "hyperband":
         return optuna.pruners.HyperbandPruner(
             min_resource=p.min_resource,
