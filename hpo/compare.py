@@ -16,18 +16,26 @@ from hpo.inference import load_exported
 __all__ = ["compare_exports", "format_comparison"]
 
 
-def _latency_ms(path: Path, runs: int) -> float:
-    """Median single-image latency of the SavedModel, after warm-up."""
-    model = load_exported(path)
-    x = np.random.default_rng(0).integers(0, 256, (1, model.image_size, model.image_size, 3)).astype(np.uint8)
-    for _ in range(10):
-        model.predict(x)
-    times = []
+def _latencies_ms(paths: Sequence[Path], runs: int) -> list[float]:
+    """Median single-image latency of each SavedModel, after warm-up.
+
+    The models are timed in turns (one call each, round after round) rather than one after
+    another, so a slow minute on a shared machine falls on all of them alike.
+    """
+    models = [load_exported(p) for p in paths]
+    inputs = [
+        np.random.default_rng(0).integers(0, 256, (1, m.image_size, m.image_size, 3)).astype(np.uint8) for m in models
+    ]
+    for model, x in zip(models, inputs, strict=True):
+        for _ in range(10):
+            model.predict(x)
+    times: list[list[float]] = [[] for _ in models]
     for _ in range(runs):
-        t0 = time.perf_counter()
-        model.predict(x)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return float(np.median(times))
+        for model, x, t in zip(models, inputs, times, strict=True):
+            t0 = time.perf_counter()
+            model.predict(x)
+            t.append((time.perf_counter() - t0) * 1e3)
+    return [float(np.median(t)) for t in times]
 
 
 def compare_exports(paths: Sequence[Path], latency_runs: int = 50) -> list[dict[str, Any]]:
@@ -49,9 +57,10 @@ def compare_exports(paths: Sequence[Path], latency_runs: int = 50) -> list[dict[
                 "param_count": m["param_count"],
                 "epochs": m["epochs"],
                 "size_mb": m["saved_model_size_mb"],
-                "latency_ms": _latency_ms(path, latency_runs),
             }
         )
+    for row, ms in zip(rows, _latencies_ms(paths, latency_runs), strict=True):
+        row["latency_ms"] = ms
     return rows
 
 
