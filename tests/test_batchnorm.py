@@ -61,6 +61,7 @@ def test_fit_validates_with_freshly_calibrated_statistics(prepared: Path) -> Non
         epochs=2,
         verbose=0,
         callbacks=[RecalibrateBatchNorm(model, sample)],
+        shuffle=False,  # the dataset shuffles; Keras warns that it ignores shuffle=True for datasets
     )
     after_fit = _moving_stats(model)
     BatchNormCalibrator(model)(sample)
