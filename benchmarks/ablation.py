@@ -9,9 +9,9 @@ best trial is retrained with that one value set back to the baseline's, through 
 objective (same data, early stopping, BatchNorm calibration, no pruner) and with the same seed;
 the unchanged trial is rerun as the control (``--control-seeds K``: with K seeds, for the
 noise) and the baseline is rerun with the same seed. A parameter that only exists under
-another choice (AdamW's weight decay) goes with that choice. fANOVA importances need many complete trials;
-a pruned search has few, so this answers the question directly. Each variant is its own study
-in OUT, so an interrupted run resumes.
+another choice (AdamW's weight decay) goes with that choice. fANOVA importances need many
+complete trials; a pruned search has few, so this answers the question directly. Each
+variant is its own study in OUT, so an interrupted run resumes.
 """
 
 from __future__ import annotations
@@ -19,15 +19,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _fmt(value: object) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def main() -> None:
@@ -43,9 +38,9 @@ def main() -> None:
     from hpo.retrain import pick_trial
     from hpo.search import load_data, run_search
     from hpo.study import baseline_trial, load_study, open_study
+    from hpo.summary import format_value
 
-    source = load_config(args.study)
-    source = dataclasses.replace(source, study=dataclasses.replace(source.study, storage=f"sqlite:///{args.db}"))
+    source = load_config(args.study).with_overrides(storage=f"sqlite:///{args.db}")
     study = load_study(source)
     best, base = pick_trial(study, args.trial), baseline_trial(study)
     if base is None:
@@ -81,18 +76,17 @@ def main() -> None:
         variant_study = open_study(cfg)
         if not variant_study.trials:
             variant_study.enqueue_trial(params)
-        t0 = time.perf_counter()
         done = run_search(cfg, data, on_trial=lambda line, lab=label: print(f"[{lab}] {line}", flush=True))
         trial = done.trials[0]
         if trial.value is None:
             raise SystemExit(f"variant {label}: trial {trial.state.name} ({trial.user_attrs.get('fail_reason')})")
-        rows.append((label, trial.value, trial.user_attrs.get("best_epoch"), time.perf_counter() - t0))
+        rows.append((label, trial.value, trial.user_attrs.get("best_epoch")))
     control = rows[0][1]
     print(f"\nTrial {best.number} (val {best.value:.4f} in the search) vs baseline (val {base.value:.4f}):")
     print("| set back to the baseline's | trial's value | baseline's value | val accuracy | change |")
     print("|---|---|---|---|---|")
-    for label, value, epoch, _ in rows:
-        was, now = (_fmt(t.params.get(label, "")) for t in (best, base))
+    for label, value, epoch in rows:
+        was, now = (format_value(t.params.get(label, "")) for t in (best, base))
         print(f"| {label} | {was} | {now} | {value:.4f} (epoch {epoch}) | {100 * (value - control):+.1f} pt |")
 
 

@@ -10,7 +10,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hpo.config import StudyConfig
 from hpo.study import FINISHED, accuracy, baseline_trial, best_by_accuracy, epochs_run, feasible, pareto_front
 
-__all__ = ["format_summary", "format_trials", "study_summary", "trial_record"]
+__all__ = ["format_summary", "format_trials", "format_value", "study_summary", "trial_record"]
 
 
 def trial_record(trial: FrozenTrial) -> dict[str, Any]:
@@ -82,7 +82,7 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"Baseline (trial {base['number']}, {base['state'].lower()}): val_accuracy "
             f"{base['val_accuracy']:.4f} -> search {gain:+.1f} points"
         )
-    params = ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(best["params"].items()))
+    params = ", ".join(f"{k}={format_value(v)}" for k, v in sorted(best["params"].items()))
     lines.append(f"Best params: {params}")
     if summary["pareto_front"]:
         cost = summary["objectives"][1]
@@ -95,7 +95,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _fmt(v: Any) -> str:
+def format_value(v: Any) -> str:
+    """A parameter value as trial lines print it (floats to 3 significant digits)."""
     return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
@@ -108,6 +109,6 @@ def format_trials(study: optuna.Study) -> str:
         acc = f"{r['val_accuracy']:.4f}" if r["val_accuracy"] is not None else "-"
         secs = f"{r['seconds']:.1f}" if r["seconds"] is not None else "-"
         tag = "[baseline] " if r["baseline"] else ""
-        params = " ".join(f"{k}={_fmt(v)}" for k, v in sorted(t.params.items()))
+        params = " ".join(f"{k}={format_value(v)}" for k, v in sorted(t.params.items()))
         rows.append(f"{t.number:>4}  {t.state.name:<8} {acc:>8} {r['epochs']:>6} {secs:>7}  {tag}{params}")
     return "\n".join(rows)
