@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import tempfile
@@ -10,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import filelock
 
 __all__ = ["file_lock", "read_json", "size_mb", "write_json", "write_text"]
 
@@ -21,17 +22,15 @@ def size_mb(path: Path) -> float:
 
 
 @contextmanager
-def file_lock(path: Path, *, blocking: bool = True) -> Iterator[None]:
-    """Exclusive advisory lock on ``path`` (created if needed) for the ``with`` block.
+def file_lock(path: Path, *, timeout: float = -1) -> Iterator[None]:
+    """Exclusive lock on ``path`` (created if needed) for the ``with`` block.
 
-    Non-blocking: raises `BlockingIOError` when another process holds it. The OS releases
-    the lock when the holder dies, even on SIGKILL, so a crash never leaves a stale lock."""
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    ``timeout`` seconds to wait (-1: forever, 0: don't wait); raises `filelock.Timeout` when
+    another process still holds it. It is an OS lock (``flock`` on POSIX, ``msvcrt`` on
+    Windows), released when the holder dies, even on SIGKILL, so a crash never leaves a
+    stale lock."""
+    with filelock.FileLock(path, timeout=timeout, thread_local=False):
         yield
-    finally:
-        os.close(fd)
 
 
 def _umask() -> int:

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import IO
 
+from hpo.errors import HpoError
+
 __all__ = ["WorkerPlan", "detect_gpus", "launch", "plan_workers"]
 
 
@@ -52,10 +54,16 @@ class WorkerPlan:
 
 
 def plan_workers(n: int, gpus: Sequence[str], cores: int | None = None) -> list[WorkerPlan]:
-    """One GPU per worker (round-robin if there are more workers than GPUs); without GPUs,
-    the cores split evenly so N workers don't oversubscribe the CPU."""
+    """Worker k gets ``gpus[k]`` alone (list an id twice to share a GPU on purpose); more
+    workers than GPUs is an error, not a silent round-robin. Without GPUs the cores split
+    evenly so N workers don't oversubscribe the CPU."""
     if gpus:
-        return [WorkerPlan(f"w{i}", gpus[i % len(gpus)], None) for i in range(n)]
+        if n > len(gpus):
+            raise HpoError(
+                f"--workers {n} but {len(gpus)} GPU(s) ({','.join(gpus)}): one worker per GPU — use "
+                f"--workers {len(gpus)}, or name a GPU twice in --gpus (e.g. 0,0,1,1) to share it on purpose"
+            )
+        return [WorkerPlan(f"w{i}", gpus[i], None) for i in range(n)]
     share = max(1, (cores or os.cpu_count() or 1) // n)
     return [WorkerPlan(f"w{i}", None, share) for i in range(n)]
 

@@ -64,7 +64,10 @@ def build_cnn(params: CNNParams, num_classes: int, image_size: int) -> keras.Mod
     x = keras.layers.Dense(params.dense_units, kernel_regularizer=reg, name="dense")(x)
     x = keras.layers.ReLU(name="relu_dense")(x)
     x = keras.layers.Dropout(params.dropout, name="dropout")(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", kernel_regularizer=reg, name="probs")(x)
+    # float32 probabilities under a mixed_float16 policy too (Keras's rule for the last layer)
+    outputs = keras.layers.Dense(
+        num_classes, activation="softmax", kernel_regularizer=reg, dtype="float32", name="probs"
+    )(x)
     return keras.Model(inputs, outputs, name="cnn")
 
 

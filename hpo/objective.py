@@ -35,6 +35,7 @@ from hpo.data.prepared import PreparedData
 from hpo.model import build_cnn, compile_cnn, inference_accuracy, with_augmentation
 from hpo.search_space import suggest
 from hpo.study import BASELINE_ATTR, CURVE_ATTR
+from hpo.worker import visible_gpus_attr
 
 __all__ = [
     "GAP_CONSTRAINT",
@@ -162,6 +163,7 @@ class Objective:
         if self.on_start is not None:
             self.on_start()
         trial.set_user_attr("worker", self.worker)
+        trial.set_user_attr("cuda_visible_devices", visible_gpus_attr())
         retry_of = trial.storage.get_trial_system_attrs(trial._trial_id).get("failed_trial")
         if retry_of is not None:
             trial.set_user_attr("retry_of", int(retry_of))

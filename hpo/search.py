@@ -23,7 +23,6 @@ from hpo.data import load_prepared, prepare
 from hpo.data.prepared import PreparedData
 from hpo.errors import HpoError
 from hpo.slots import Slot, SlotLock, claim
-from hpo.storage import sqlite_worker_lock
 from hpo.study import FINISHED, accuracy, best_by_accuracy, epochs_run, feasible, open_study
 
 __all__ = ["FailureGuard", "SearchInterrupted", "load_data", "run_search", "trial_line"]
@@ -152,36 +151,35 @@ def run_search(
     from hpo.objective import Objective, TrialFailed  # imports TensorFlow
 
     _quiet_optuna()
-    with sqlite_worker_lock(config.study.storage):
-        study = open_study(config)
-        cap = config.study.n_trials
-        done = len(study.get_trials(deepcopy=False, states=FINISHED))
-        if done >= cap:
-            log.info("study %s already has %d finished trials (cap %d)", config.study.name, done, cap)
-            return study
-        emit = on_trial or (lambda line: print(line, file=sys.stdout, flush=True))
-        guard = FailureGuard(max_failures)
-        lock = SlotLock(study._storage, study.study_name)
-        objective = Objective(config, data, worker, on_start=lock.release)
-        callbacks: list[Callable[[optuna.Study, FrozenTrial], None]] = [
-            lambda s, t: emit(trial_line(s, t)),
-            MaxTrialsCallback(cap, states=FINISHED),
-            guard,
-        ]
-        deadline = time.monotonic() + config.study.timeout if config.study.timeout else None
-        try:
-            while not guard.tripped and (deadline is None or time.monotonic() < deadline):
-                with lock:  # released by the objective as soon as the trial exists
-                    slot = claim(study, cap)
-                    if slot is Slot.RUN:
-                        study.optimize(objective, n_trials=1, catch=(TrialFailed,), callbacks=callbacks)
-                if slot is Slot.DONE:
-                    break
-                if slot is Slot.WAIT:
-                    time.sleep(min(5.0, config.study.heartbeat_interval))
-        except KeyboardInterrupt:
-            requeued = _requeue_interrupted(study, objective.worker, objective.current, config.study.max_retry)
-            raise SearchInterrupted(requeued) from None
+    study = open_study(config)
+    cap = config.study.n_trials
+    done = len(study.get_trials(deepcopy=False, states=FINISHED))
+    if done >= cap:
+        log.info("study %s already has %d finished trials (cap %d)", config.study.name, done, cap)
+        return study
+    emit = on_trial or (lambda line: print(line, file=sys.stdout, flush=True))
+    guard = FailureGuard(max_failures)
+    lock = SlotLock(study._storage, study.study_name, config.study.storage)
+    objective = Objective(config, data, worker, on_start=lock.release)
+    callbacks: list[Callable[[optuna.Study, FrozenTrial], None]] = [
+        lambda s, t: emit(trial_line(s, t)),
+        MaxTrialsCallback(cap, states=FINISHED),
+        guard,
+    ]
+    deadline = time.monotonic() + config.study.timeout if config.study.timeout else None
+    try:
+        while not guard.tripped and (deadline is None or time.monotonic() < deadline):
+            with lock:  # released by the objective as soon as the trial exists
+                slot = claim(study, cap)
+                if slot is Slot.RUN:
+                    study.optimize(objective, n_trials=1, catch=(TrialFailed,), callbacks=callbacks)
+            if slot is Slot.DONE:
+                break
+            if slot is Slot.WAIT:
+                time.sleep(min(5.0, config.study.heartbeat_interval))
+    except KeyboardInterrupt:
+        requeued = _requeue_interrupted(study, objective.worker, objective.current, config.study.max_retry)
+        raise SearchInterrupted(requeued) from None
     if guard.tripped:
         raise HpoError(
             f"{guard.streak} trials failed in a row (last: {guard.last_reason}) — "

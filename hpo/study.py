@@ -70,11 +70,16 @@ def pruner_from(p: PrunerConfig, max_epochs: int) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
-def study_storage(config: StudyConfig) -> optuna.storages.RDBStorage:
-    """The study's storage with heartbeats and stale-trial retries as configured."""
+def study_storage(config: StudyConfig, *, create: bool = True) -> optuna.storages.RDBStorage:
+    """The study's storage with heartbeats and stale-trial retries as configured; read-only
+    users (``create=False``) never create a database or its tables."""
     s = config.study
     return make_storage(
-        s.storage, heartbeat_interval=s.heartbeat_interval, grace_period=s.grace_period, max_retry=s.max_retry
+        s.storage,
+        heartbeat_interval=s.heartbeat_interval,
+        grace_period=s.grace_period,
+        max_retry=s.max_retry,
+        create=create,
     )
 
 
@@ -103,7 +108,7 @@ def open_study(config: StudyConfig) -> optuna.Study:
 
 def load_study(config: StudyConfig) -> optuna.Study:
     """Load an existing study; a missing one is an error listing the studies that exist."""
-    storage = study_storage(config)
+    storage = study_storage(config, create=False)
     require_study(storage, config.study.storage, config.study.name)
     return optuna.load_study(
         study_name=config.study.name,

@@ -15,7 +15,7 @@ import os
 import signal
 from types import FrameType
 
-__all__ = ["configure_tensorflow", "install_signal_handlers", "worker_name"]
+__all__ = ["configure_tensorflow", "install_signal_handlers", "visible_gpus_attr", "worker_name"]
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +36,19 @@ def worker_name(worker_id: str | None) -> str:
     return f"{worker_id}@{base}" if worker_id else base
 
 
-def configure_tensorflow(threads: int | None) -> list[str]:
-    """Thread pools for a CPU share, memory growth on every visible GPU; returns the GPUs.
+def visible_gpus_attr() -> str:
+    """What this process was given as ``CUDA_VISIBLE_DEVICES`` (``"unset"`` when nothing set
+    it); recorded on every trial so a study shows which GPU ran what."""
+    return os.environ.get("CUDA_VISIBLE_DEVICES", "unset")
+
+
+def configure_tensorflow(threads: int | None = None, *, mixed_precision: bool = False) -> list[str]:
+    """Thread pools for a CPU share, memory growth on every visible GPU, the ``mixed_float16``
+    policy when asked and a GPU is there (float32 and one warning without); returns the GPUs.
 
     Must run before TensorFlow executes anything. ``CUDA_VISIBLE_DEVICES`` (set by the
-    launcher) decides which GPU this process sees."""
+    launcher, a container runtime or Kubernetes' device plugin) decides which GPU it sees."""
+    import keras
     import tensorflow as tf
 
     if threads:
@@ -52,4 +60,8 @@ def configure_tensorflow(threads: int | None) -> list[str]:
             tf.config.experimental.set_memory_growth(gpu, True)
         except RuntimeError as exc:  # already initialized: keep going with the default
             log.warning("memory growth not set on %s: %s", gpu.name, exc)
+    if mixed_precision and gpus:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    elif mixed_precision:
+        log.warning("[training] mixed_precision = true but no GPU is visible: training in float32")
     return [g.name for g in gpus]

@@ -110,10 +110,10 @@ PG_URL = os.environ.get("HPO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/tes
 @pytest.fixture(scope="session")
 def pg_url() -> str:
     """The real Postgres server (CI starts it); missing → skip locally, fail under CI."""
-    import psycopg2
+    import psycopg
 
     try:
-        psycopg2.connect(PG_URL.replace("postgresql://", "postgres://"), connect_timeout=3).close()
-    except psycopg2.Error as exc:
+        psycopg.connect(PG_URL, connect_timeout=3).close()
+    except psycopg.Error as exc:
         require(False, f"Postgres not reachable at {PG_URL}: {str(exc).strip()}")
     return PG_URL

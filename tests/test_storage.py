@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from hpo.storage import StorageError, make_storage, mask_url, sqlite_path
+from hpo.storage import NoOptunaTables, StorageError, make_storage, mask_url, server_version, sqlite_path
+from tests.conftest import run_hpo
 
 
 def test_password_is_masked() -> None:
@@ -32,3 +33,50 @@ def test_unreachable_postgres_hides_the_password() -> None:
     with pytest.raises(StorageError) as err:
         make_storage("postgresql://hpo:topsecret@127.0.0.1:1/hpo")
     assert "topsecret" not in str(err.value) and "***" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        ("postgresql://hpo:s3cr3t@db:5432/hpo", "s3cr3t"),
+        ("postgresql://:s3cr3t@db/hpo", "s3cr3t"),
+        ("postgresql://hpo:p@ss@db/hpo", "p@ss"),  # a raw @ in the password: the host is after the last @
+        ("postgresql://hpo@db/hpo?password=s3cr3t&sslmode=require", "s3cr3t"),
+        ("cannot open postgresql+psycopg://u:s3cr3t@h/db (timeout)", "s3cr3t"),
+    ],
+)
+def test_every_password_form_is_masked(url: str, secret: str) -> None:
+    shown = mask_url(url)
+    assert secret not in shown and "ss@" not in shown and "***" in shown, shown
+
+
+def test_read_only_open_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.db"
+    with pytest.raises(StorageError, match=r"no study database at .*typo\.db"):
+        make_storage(f"sqlite:///{missing}", create=False)
+    assert not missing.exists()
+    sqlite3.connect(tmp_path / "empty.db").close()  # a database, but not Optuna's
+    with pytest.raises(NoOptunaTables, match="no Optuna tables in sqlite:///"):
+        make_storage(f"sqlite:///{tmp_path / 'empty.db'}", create=False)
+    with sqlite3.connect(tmp_path / "empty.db") as con:
+        assert con.execute("select count(*) from sqlite_master").fetchone()[0] == 0
+
+
+def test_a_missing_driver_names_what_to_install() -> None:
+    with pytest.raises(StorageError, match="Postgres driver pg8000 is not installed — pip install pg8000"):
+        make_storage("postgresql+pg8000://u:pw@127.0.0.1:1/db")
+
+
+@pytest.mark.postgres
+def test_plain_postgres_url_works_as_is(pg_url: str) -> None:
+    """The URL users give plain Optuna and optuna-dashboard works here too (psycopg 3)."""
+    storage = make_storage(pg_url)
+    assert storage.engine.dialect.driver == "psycopg"
+    assert "PostgreSQL" in server_version(storage)
+
+
+@pytest.mark.postgres
+def test_db_check_reads_the_url_from_the_environment(pg_url: str) -> None:
+    proc = run_hpo("db", "check", env={"HPO_STORAGE_URL": pg_url})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("ok: postgresql://postgres@127.0.0.1:5432/test")

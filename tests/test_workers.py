@@ -1,8 +1,10 @@
-"""Parallel workers on the real Postgres: caps, SIGKILL chaos, SIGTERM, and SQLite's rule."""
+"""Parallel workers on the real Postgres and on a shared SQLite file: caps, SIGKILL chaos,
+SIGTERM, one process per GPU."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -15,15 +17,12 @@ import optuna
 import pytest
 from optuna.trial import FrozenTrial, TrialState
 
+from hpo.errors import HpoError
 from hpo.launcher import plan_workers
-from tests.conftest import ROOT, assert_user_error, run_hpo
+from tests.conftest import ROOT, run_hpo
 from tests.studyfiles import write_study
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-
-
-def _psycopg2(url: str) -> str:
-    return url.replace("postgresql://", "postgresql+psycopg2://", 1)
 
 
 @pytest.fixture
@@ -40,12 +39,12 @@ def pg_study(pg_url: str, synth_dir: Path, tmp_path: Path) -> Iterator[Callable[
     yield make
     for name in names:
         with contextlib.suppress(KeyError):
-            optuna.delete_study(study_name=name, storage=_psycopg2(pg_url))
+            optuna.delete_study(study_name=name, storage=pg_url)
 
 
 def _trials(toml: Path, url: str) -> list[FrozenTrial]:
     try:
-        return optuna.load_study(study_name=toml.stem, storage=_psycopg2(url)).get_trials()
+        return optuna.load_study(study_name=toml.stem, storage=url).get_trials()
     except KeyError:  # the worker has not created the study yet
         return []
 
@@ -90,8 +89,44 @@ def _assert_complete_study(trials: list[FrozenTrial], cap: int) -> None:
 def test_cpu_workers_split_the_cores() -> None:
     plans = plan_workers(3, [], cores=16)
     assert [p.threads for p in plans] == [5, 5, 5] and all(p.env()["CUDA_VISIBLE_DEVICES"] == "" for p in plans)
-    gpu_plans = plan_workers(3, ["0", "1"])
+    gpu_plans = plan_workers(3, ["0", "1", "0"])  # a GPU named twice is shared on purpose
     assert [p.env()["CUDA_VISIBLE_DEVICES"] for p in gpu_plans] == ["0", "1", "0"]
+    with pytest.raises(HpoError, match="--workers 3 but 2 GPU"):
+        plan_workers(3, ["0", "1"])
+
+
+def _fake_nvidia_smi(folder: Path, gpus: int) -> dict[str, str]:
+    """An ``nvidia-smi`` on PATH that lists ``gpus`` GPUs, as the launcher queries it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    smi = folder / "nvidia-smi"
+    smi.write_text(f'#!/bin/sh\n[ "$1" = "--query-gpu=index" ] && seq 0 {gpus - 1}\n')
+    smi.chmod(0o755)
+    return {"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
+
+
+@pytest.mark.slow
+def test_four_gpu_workers_share_the_default_sqlite_file(synth_dir: Path, tmp_path: Path) -> None:
+    """`--workers 4` with 4 (fake) GPUs on the embedded default: each worker process sees
+    exactly one distinct GPU, and 40 short trials end with an exact cap, nothing RUNNING and
+    no "database is locked"."""
+    toml = write_study(
+        tmp_path,
+        "shared",
+        synth_dir,
+        study={"n_trials": 40, "heartbeat_interval": 1, "grace_period": 5},
+        training={"max_epochs": 2},
+    )
+    env = _fake_nvidia_smi(tmp_path / "bin", 4)
+    proc = run_hpo("search", toml, "--workers", "4", "--no-progress", env=env)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "Launching 4 workers (GPUs 0, 1, 2, 3)" in out
+    assert "locked" not in out.lower() and "Traceback" not in out
+    trials = optuna.load_study(study_name="shared", storage=f"sqlite:///{tmp_path / 'shared.db'}").get_trials()
+    _assert_complete_study(trials, 40)
+    seen = {str(t.user_attrs["worker"]).split("@")[0]: t.user_attrs["cuda_visible_devices"] for t in trials}
+    assert seen == {"w0": "0", "w1": "1", "w2": "2", "w3": "3"}, seen
+    assert "40/40 trials finished" in out
 
 
 @pytest.mark.postgres
@@ -151,28 +186,3 @@ def test_sigterm_stops_cleanly_and_requeues(pg_study: Callable[..., Path], pg_ur
         t for t in trials if t.state == TrialState.WAITING and t.system_attrs.get("failed_trial") == failed.number
     ]
     assert len(queued) == 1 and queued[0].params == failed.params
-
-
-@pytest.mark.slow
-def test_sqlite_takes_one_worker(synth_dir: Path, tmp_path: Path) -> None:
-    toml = write_study(tmp_path, "solo", synth_dir, study={"n_trials": 50}, training={"max_epochs": 5})
-    assert_user_error(run_hpo("search", toml, "--workers", "2"), "--workers 2 needs a postgresql:// storage")
-    first = _worker(toml, "first")
-    db = f"sqlite:///{tmp_path / 'solo.db'}"
-
-    def running() -> bool:
-        try:
-            trials = optuna.load_study(study_name="solo", storage=db).get_trials()
-        except KeyError:  # not created yet
-            return False
-        return any(t.state == TrialState.RUNNING for t in trials)
-
-    _wait(running, 120, "first worker running")
-    second = run_hpo("worker", toml, "--id", "second")
-    assert_user_error(second, "another hpo worker is running on", "postgresql://", sole=False)
-    assert first.poll() is None  # the first worker is unaffected
-    first.send_signal(signal.SIGTERM)
-    out, _ = first.communicate(timeout=60)
-    assert first.returncode == 0, out
-    trials = optuna.load_study(study_name="solo", storage=db).get_trials()
-    assert not [t for t in trials if t.state == TrialState.RUNNING]

@@ -11,33 +11,53 @@ from typing import Any
 
 from hpo.errors import HpoError
 
-__all__ = ["register"]
+__all__ = ["ENV_HELP", "register"]
+
+#: the --storage help of every command: where the URL comes from when the flag is absent
+ENV_HELP = "; default $HPO_STORAGE_URL or $OPTUNA_STORAGE, else [study] storage"
 
 
 def _config(args: argparse.Namespace) -> Any:
     from hpo.config import load_config
+    from hpo.storage import storage_override
 
     overrides = {
         "n_trials": getattr(args, "n_trials", None),
         "timeout": getattr(args, "timeout", None),
-        "storage": getattr(args, "storage", None),
+        "storage": storage_override(getattr(args, "storage", None)),
     }
     return load_config(args.study).with_overrides(**overrides)
 
 
-def _launch(args: argparse.Namespace, config: Any, data_dir: Path) -> int:
-    """--workers N: N worker processes on the study; returns the worst exit code."""
+def _plan(args: argparse.Namespace) -> list[Any]:
+    """--workers N: one plan per worker process (a GPU each, or a share of the cores); checked
+    before any data is prepared. One process with --gpus just sees those GPUs."""
     import os
 
-    from hpo.commands.worker import STORAGE_ENV
-    from hpo.launcher import detect_gpus, launch, plan_workers
+    from hpo.launcher import detect_gpus, plan_workers
+
+    if args.workers < 1:
+        raise HpoError(f"--workers must be at least 1, got {args.workers}")
+    if args.workers == 1:
+        if args.gpus:
+            os.environ["CUDA_VISIBLE_DEVICES"] = args.gpus  # before TensorFlow starts
+        return []
+    gpus = [g.strip() for g in args.gpus.split(",") if g.strip()] if args.gpus else detect_gpus()
+    return plan_workers(args.workers, gpus)
+
+
+def _launch(args: argparse.Namespace, config: Any, data_dir: Path, plans: list[Any]) -> int:
+    """N worker processes on the study; returns the worst exit code."""
+    import os
+
+    from hpo.launcher import launch
+    from hpo.storage import STORAGE_ENV
     from hpo.study import open_study
 
     open_study(config)  # create the study and enqueue the baseline once, before the workers race
-    gpus = [g for g in args.gpus.split(",") if g] if args.gpus else detect_gpus()
-    plans = plan_workers(args.workers, gpus)
-    where = f"GPUs {', '.join(p.gpu or '' for p in plans)}" if gpus else f"CPU, {plans[0].threads} thread(s) each"
-    print(f"Launching {args.workers} workers ({where})", flush=True)
+    gpus = [p.gpu for p in plans if p.gpu is not None]
+    where = f"GPUs {', '.join(gpus)}" if gpus else f"CPU, {plans[0].threads} thread(s) each"
+    print(f"Launching {len(plans)} workers ({where})", flush=True)
     worker_args = [args.study, "--data", str(data_dir)]
     for flag, value in (("--n-trials", args.n_trials), ("--timeout", args.timeout)):
         if value is not None:
@@ -53,28 +73,23 @@ def _launch(args: argparse.Namespace, config: Any, data_dir: Path) -> int:
 
 def _search(args: argparse.Namespace) -> int:
     from hpo.search import SearchInterrupted, elapsed, load_data, run_search
-    from hpo.storage import mask_url, sqlite_path
+    from hpo.storage import mask_url
     from hpo.study import load_study
     from hpo.summary import format_summary, study_summary
-    from hpo.worker import install_signal_handlers
+    from hpo.worker import configure_tensorflow, install_signal_handlers
 
-    if args.workers < 1:
-        raise HpoError(f"--workers must be at least 1, got {args.workers}")
+    plans = _plan(args)
     config = _config(args)
-    if args.workers > 1 and sqlite_path(config.study.storage) is not None:
-        raise HpoError(
-            f"--workers {args.workers} needs a postgresql:// storage: SQLite takes one worker at a time "
-            "(pass --storage postgresql://… or set [study] storage; see README 'Scale out')"
-        )
     started = time.perf_counter()
     data = load_data(config, Path(args.data) if args.data else None, progress=not args.no_progress)
     where = mask_url(config.study.storage)
     print(f"Searching study {config.study.name} ({where}), cap {config.study.n_trials} trials", flush=True)
     code = 0
-    if args.workers > 1:
-        code = _launch(args, config, data.path)
+    if plans:
+        code = _launch(args, config, data.path, plans)
     else:
         install_signal_handlers()
+        configure_tensorflow(mixed_precision=config.training.mixed_precision)
         try:
             run_search(config, data)
         except SearchInterrupted as exc:
@@ -119,12 +134,12 @@ def register(sub: Any) -> None:
     s.add_argument("study", metavar="STUDY.toml", help="study file, e.g. studies/demo.toml")
     s.add_argument("--n-trials", type=int, help="study-wide cap of finished trials (overrides the file)")
     s.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
-    s.add_argument("--storage", metavar="URL", help="sqlite:///FILE or postgresql://… (overrides the file)")
+    s.add_argument("--storage", metavar="URL", help=f"sqlite:///FILE or postgresql://… (overrides the file){ENV_HELP}")
     s.add_argument("--data", metavar="DIR", help="use this prepared folder instead of preparing [data] source")
     s.add_argument(
-        "--workers", type=int, default=1, help="worker processes on this machine (>1 needs a postgresql:// storage)"
+        "--workers", type=int, default=1, help="worker processes here, one per GPU (they share the SQLite file)"
     )
-    s.add_argument("--gpus", metavar="IDS", help="GPU ids to pin workers to, e.g. 0,1 (default: all detected)")
+    s.add_argument("--gpus", metavar="IDS", help="GPU ids, one per worker, e.g. 0,1 (default: nvidia-smi's)")
     s.add_argument("--no-progress", action="store_true", help="no progress bars")
     s.set_defaults(func=_search)
 
@@ -134,6 +149,6 @@ def register(sub: Any) -> None:
     ):
         p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         p.add_argument("study", metavar="STUDY.toml", help="study file")
-        p.add_argument("--storage", metavar="URL", help="storage URL (overrides the file)")
+        p.add_argument("--storage", metavar="URL", help=f"storage URL (overrides the file){ENV_HELP}")
         p.add_argument("--json", action="store_true", help="machine-readable output")
         p.set_defaults(func=func)

@@ -7,24 +7,24 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["STORAGE_ENV", "register"]
+from hpo.commands.search import ENV_HELP
+from hpo.errors import HpoError
 
-#: The launcher hands the storage URL to its workers here, not on the command line (where
-#: `ps` would show a password).
-STORAGE_ENV = "HPO_STORAGE_URL"
+__all__ = ["register"]
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from hpo.config import load_config
+    from hpo.storage import storage_override
     from hpo.worker import configure_tensorflow, install_signal_handlers, worker_name
 
     install_signal_handlers()
-    configure_tensorflow(args.threads)
-    from hpo.config import load_config
+    config = load_config(args.study).with_overrides(
+        storage=storage_override(args.storage), n_trials=args.n_trials, timeout=args.timeout
+    )
+    configure_tensorflow(args.threads, mixed_precision=config.training.mixed_precision)
     from hpo.search import SearchInterrupted, load_data, run_search
 
-    config = load_config(args.study).with_overrides(
-        storage=args.storage or os.environ.get(STORAGE_ENV), n_trials=args.n_trials, timeout=args.timeout
-    )
     data = load_data(config, Path(args.data) if args.data else None, progress=False)
     name = worker_name(args.id or os.environ.get("HPO_WORKER_ID"))
     print(f"worker {name} joined study {config.study.name}", flush=True)
@@ -38,11 +38,18 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _db_check(args: argparse.Namespace) -> int:
-    from hpo.storage import make_storage, mask_url, server_version, study_names
+    from hpo.storage import NoOptunaTables, make_storage, mask_url, server_version, storage_override, study_names
 
-    storage = make_storage(args.url)
+    url = storage_override(args.url)
+    if url is None:
+        raise HpoError("give a storage URL or set $HPO_STORAGE_URL (better: no password on the command line)")
+    try:
+        storage = make_storage(url, create=False)
+    except NoOptunaTables:
+        print(f"ok: {mask_url(url)} is reachable; no Optuna tables yet (the first `hpo search` creates them)")
+        return 0
     names = study_names(storage)
-    print(f"ok: {mask_url(args.url)} — {server_version(storage)}")
+    print(f"ok: {mask_url(url)} — {server_version(storage)}")
     print(f"studies ({len(names)}): {', '.join(names) if names else 'none'}")
     return 0
 
@@ -53,13 +60,14 @@ def register(sub: Any) -> None:
         help="join a study and run trials until its cap (one per GPU; many hosts on one Postgres)",
         description=(
             "Join the study of STUDY.toml and run trials until the study holds n_trials finished "
-            "trials or the timeout passes. Start one per GPU (CUDA_VISIBLE_DEVICES=k hpo worker ...) "
-            "on any number of hosts pointing at one postgresql:// storage. SIGTERM/SIGINT: the "
-            "running trial is marked FAIL, its params re-queued, and the worker exits 0."
+            "trials or the timeout passes. Start one per GPU (CUDA_VISIBLE_DEVICES=k hpo worker ...): "
+            "workers on one machine share the study's SQLite file; workers on many hosts point at one "
+            "postgresql:// storage. SIGTERM/SIGINT: the running trial is marked FAIL, its params "
+            "re-queued, and the worker exits 0."
         ),
     )
     w.add_argument("study", metavar="STUDY.toml", help="study file")
-    w.add_argument("--storage", metavar="URL", help=f"storage URL (overrides the file; also ${STORAGE_ENV})")
+    w.add_argument("--storage", metavar="URL", help=f"storage URL (overrides the file){ENV_HELP}")
     w.add_argument("--data", metavar="DIR", help="prepared folder (default: prepare [data] source here)")
     w.add_argument("--n-trials", type=int, help="study-wide cap (overrides the file)")
     w.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
@@ -72,7 +80,16 @@ def register(sub: Any) -> None:
     c = dsub.add_parser(
         "check",
         help="connect to a storage URL and print the server version",
-        description="Connect (creating Optuna's tables if needed), print the server version and the studies.",
+        description=(
+            "Connect, print the server version and the studies. Creates nothing: a missing SQLite file "
+            "is an error, a database without Optuna's tables is reported as such."
+        ),
     )
-    c.add_argument("url", metavar="URL", help="sqlite:///FILE or postgresql://user:pass@host:5432/db")
+    c.add_argument(
+        "url",
+        metavar="URL",
+        nargs="?",
+        help="sqlite:///FILE or postgresql://user:pass@host:5432/db (default: $HPO_STORAGE_URL, keeping "
+        "the password out of `ps`)",
+    )
     c.set_defaults(func=_db_check)

@@ -155,6 +155,7 @@ def load_config(path: Path | str) -> StudyConfig:
         early_stopping_patience=tr.number("early_stopping_patience", 0, 0, 10_000, integer=True),
         eval_batch_size=tr.number("eval_batch_size", 256, 1, 65536, integer=True),
         bn_calibration_images=tr.number("bn_calibration_images", 512, 0, 1_000_000, integer=True),
+        mixed_precision=tr.get("mixed_precision", bool, False),
     )
     tr.done()
 

@@ -79,6 +79,7 @@ class TrainingConfig:
     early_stopping_patience: int = 0  # 0 = off; stops a trial and restores its best epoch's weights
     eval_batch_size: int = 256
     bn_calibration_images: int = 512  # 0 = off; BatchNorm statistics recomputed before each evaluation
+    mixed_precision: bool = False  # mixed_float16 on a GPU; float32 (and one warning) on a CPU
 
 
 @dataclass(frozen=True)
