@@ -145,19 +145,18 @@ def test_three_workers_finish_exactly_the_cap(pg_study: Callable[..., Path], pg_
     assert workers == {"w0", "w1", "w2"}
 
 
-@pytest.mark.postgres
-@pytest.mark.slow
-def test_sigkilled_worker_trial_is_failed_and_retried(pg_study: Callable[..., Path], pg_url: str) -> None:
-    toml = pg_study(n_trials=5)
+def _kill_mid_trial_then_resume(toml: Path, url: str) -> None:
+    """SIGKILL a worker mid-trial; a new worker fails the stale trial, retries its params once
+    and finishes the study's cap."""
     victim = _worker(toml, "victim")
-    killed = _wait_mid_trial(toml, pg_url, "victim")
+    killed = _wait_mid_trial(toml, url, "victim")
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=30)
     survivor = _worker(toml, "survivor")
     out, _ = survivor.communicate(timeout=600)
     assert survivor.returncode == 0, out
 
-    trials = _trials(toml, pg_url)
+    trials = _trials(toml, url)
     _assert_complete_study(trials, 5)
     assert trials[killed.number].state == TrialState.FAIL
     retries = [t for t in trials if t.system_attrs.get("failed_trial") == killed.number]
@@ -166,6 +165,19 @@ def test_sigkilled_worker_trial_is_failed_and_retried(pg_study: Callable[..., Pa
     assert retry.state in FINISHED and retry.params == killed.params
     assert retry.user_attrs["retry_of"] == killed.number and retry.user_attrs["worker"].startswith("survivor@")
     assert f"[retry of #{killed.number}]" in out
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_sigkilled_worker_trial_is_failed_and_retried(pg_study: Callable[..., Path], pg_url: str) -> None:
+    _kill_mid_trial_then_resume(pg_study(n_trials=5), pg_url)
+
+
+@pytest.mark.slow
+def test_sigkilled_worker_on_sqlite_is_retried_too(synth_dir: Path, tmp_path: Path) -> None:
+    study = {"n_trials": 5, "heartbeat_interval": 1, "grace_period": 4}
+    toml = write_study(tmp_path, "killed", synth_dir, study=study, training={"max_epochs": 5})
+    _kill_mid_trial_then_resume(toml, f"sqlite:///{tmp_path / 'killed.db'}")
 
 
 @pytest.mark.postgres

@@ -1,0 +1,48 @@
+"""GPU paths: what can be simulated on a CPU (a worker pinned by CUDA_VISIBLE_DEVICES, mixed
+precision falling back to float32 with one warning), and the real check where a GPU exists."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from tests.conftest import run_hpo
+from tests.studyfiles import write_study
+
+
+def _gpus_visible() -> bool:
+    code = "import tensorflow as tf; print(len(tf.config.list_physical_devices('GPU')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return int(out.strip().splitlines()[-1]) > 0
+
+
+@pytest.mark.slow
+def test_pinned_worker_records_its_gpu_and_mixed_precision_falls_back(synth_dir: Path, tmp_path: Path) -> None:
+    toml = write_study(
+        tmp_path, "pinned", synth_dir, study={"n_trials": 1}, training={"max_epochs": 1, "mixed_precision": True}
+    )
+    proc = run_hpo("worker", toml, "--id", "g3", env={"CUDA_VISIBLE_DEVICES": "3"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    warning = "mixed_precision = true but no GPU is visible: training in float32"
+    assert (proc.stdout + proc.stderr).count(warning) == 1
+    trials = optuna.load_study(study_name="pinned", storage=f"sqlite:///{tmp_path / 'pinned.db'}").get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE]
+    assert trials[0].user_attrs["cuda_visible_devices"] == "3"
+    assert trials[0].user_attrs["worker"].startswith("g3@")
+
+
+@pytest.mark.gpu
+def test_mixed_precision_on_a_real_gpu() -> None:
+    if not _gpus_visible():
+        pytest.skip("no GPU visible to TensorFlow on this machine")
+    code = (
+        "from hpo.worker import configure_tensorflow; import keras; "
+        "print(configure_tensorflow(mixed_precision=True), keras.mixed_precision.global_policy().name)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("mixed_float16"), out
