@@ -75,8 +75,9 @@ def _pump(prefix: str, stream: IO[str], lock: threading.Lock) -> None:
             sys.stdout.flush()
 
 
-def launch(plans: Sequence[WorkerPlan], worker_args: Sequence[str]) -> list[int]:
-    """Run ``hpo worker <worker_args>`` once per plan; returns their exit codes."""
+def launch(plans: Sequence[WorkerPlan], worker_args: Sequence[str]) -> tuple[list[int], int | None]:
+    """Run ``hpo worker <worker_args>`` once per plan; returns their exit codes and the signal
+    that stopped the launcher (forwarded to every worker as SIGTERM), if any."""
     lock = threading.Lock()
     procs: list[subprocess.Popen[str]] = []
     pumps: list[threading.Thread] = []
@@ -93,7 +94,10 @@ def launch(plans: Sequence[WorkerPlan], worker_args: Sequence[str]) -> list[int]
         pump.start()
         pumps.append(pump)
 
+    received: list[int] = []
+
     def forward(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -106,4 +110,4 @@ def launch(plans: Sequence[WorkerPlan], worker_args: Sequence[str]) -> list[int]
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
-    return codes
+    return codes, (received[0] if received else None)

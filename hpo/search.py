@@ -22,6 +22,7 @@ from hpo.config import StudyConfig
 from hpo.data import load_prepared, prepare
 from hpo.data.prepared import PreparedData
 from hpo.errors import HpoError
+from hpo.outage import StorageOutage, storage_failure
 from hpo.slots import Slot, SlotLock, claim
 from hpo.study import FINISHED, accuracy, best_by_accuracy, epochs_run, feasible, open_study
 
@@ -137,6 +138,29 @@ def _requeue_interrupted(study: optuna.Study, worker: str, current: int | None, 
     return requeued
 
 
+_REFUSED = ("Cannot tell a ", "Should not reach")  # Optuna's tell of an already finished trial
+
+
+def _finished_elsewhere(study: optuna.Study, number: int | None, exc: Exception) -> bool:
+    """Whether ``exc`` is Optuna refusing to finish this worker's current trial because
+    someone else finished it (not an error of the objective itself)."""
+    refused = isinstance(exc, optuna.exceptions.UpdateFinishedTrialError) or str(exc).startswith(_REFUSED)
+    if number is None or not refused:
+        return False
+    trial = study.get_trials(deepcopy=False)[number]
+    return trial.state != TrialState.RUNNING
+
+
+def waiting_line(study: optuna.Study, grace_period: int) -> str:
+    """What a worker at the cap waits for (said once per wait, not every poll)."""
+    running = [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))]
+    held = ", ".join(f"#{n}" for n in running) or "none"
+    return (
+        f"waiting: the last slots of the cap are held by running trials {held}; if their worker died, "
+        f"its trial is failed after grace_period ({grace_period} s) and retried here"
+    )
+
+
 def run_search(
     config: StudyConfig,
     data: PreparedData,
@@ -151,7 +175,7 @@ def run_search(
     from hpo.objective import Objective, TrialFailed  # imports TensorFlow
 
     _quiet_optuna()
-    study = open_study(config)
+    study = open_study(config, worker)
     cap = config.study.n_trials
     done = len(study.get_trials(deepcopy=False, states=FINISHED))
     if done >= cap:
@@ -167,16 +191,38 @@ def run_search(
         guard,
     ]
     deadline = time.monotonic() + config.study.timeout if config.study.timeout else None
+    outage = StorageOutage(config.study.storage, emit)
+    waiting = False
     try:
         while not guard.tripped and (deadline is None or time.monotonic() < deadline):
-            with lock:  # released by the objective as soon as the trial exists
-                slot = claim(study, cap)
-                if slot is Slot.RUN:
-                    study.optimize(objective, n_trials=1, catch=(TrialFailed,), callbacks=callbacks)
+            objective.current = None
+            try:
+                with lock:  # released by the objective as soon as the trial exists
+                    slot = claim(study, cap)
+                    if slot is Slot.RUN:
+                        study.optimize(objective, n_trials=1, catch=(TrialFailed,), callbacks=callbacks)
+            except Exception as exc:
+                if (cause := storage_failure(exc)) is not None:  # a database restart, a network blip
+                    outage.wait(cause, probe=lambda: study.get_trials(deepcopy=False))  # HpoError after a limit
+                    requeued = _requeue_interrupted(study, objective.worker, objective.current, config.study.max_retry)
+                    outage.recovered(requeued)
+                    continue
+                # Optuna's tell refuses a trial a peer already failed (this worker was paused
+                # past grace_period: SIGSTOP, a long GC, a network blip); the peer re-queued it
+                if not _finished_elsewhere(study, objective.current, exc):
+                    raise
+                emit(f"trial {objective.current} was failed by another worker while this one was paused "
+                     "(no heartbeat for grace_period); its retry runs elsewhere — going on")  # fmt: skip
+                continue
             if slot is Slot.DONE:
                 break
             if slot is Slot.WAIT:
+                if not waiting:
+                    emit(waiting_line(study, config.study.grace_period))
+                waiting = True
                 time.sleep(min(5.0, config.study.heartbeat_interval))
+            else:
+                waiting = False
     except KeyboardInterrupt:
         requeued = _requeue_interrupted(study, objective.worker, objective.current, config.study.max_retry)
         raise SearchInterrupted(requeued) from None

@@ -51,11 +51,13 @@ import sqlalchemy
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
 from hpo.errors import HpoError
+from hpo.heartbeat import HeartbeatStorage, error_line
 
 __all__ = [
     "STORAGE_ENV",
     "NoOptunaTables",
     "StorageError",
+    "StorageUnavailable",
     "make_storage",
     "mask_url",
     "require_study",
@@ -75,6 +77,22 @@ _POSTGRES = re.compile(r"^postgres(ql)?(\+\w+)?://")
 
 class StorageError(HpoError):
     """The storage URL is malformed or the database cannot be reached."""
+
+
+class StorageUnavailable(StorageError):
+    """The database server does not answer (down, restarting, unreachable): worth retrying
+    later, so it exits 75 (EX_TEMPFAIL) where bad input exits 2 — a scheduler can restart
+    on one and give up on the other."""
+
+    exit_code = 75
+
+
+#: connection-level failures (libpq / psycopg wording): the server may well come back
+_UNAVAILABLE = re.compile(
+    r"connection refused|timeout expired|timed out|could not translate host name|server closed the connection"
+    r"|connection reset|no route to host|the database system is (starting up|shutting down|in recovery)",
+    re.IGNORECASE,
+)
 
 
 class NoOptunaTables(StorageError):
@@ -189,7 +207,7 @@ def make_storage(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            storage = RDBStorage(
+            storage = HeartbeatStorage(
                 url,
                 engine_kwargs=engine_kwargs,
                 skip_table_creation=not create,
@@ -198,8 +216,9 @@ def make_storage(
     except Exception as exc:  # SQLAlchemy and the drivers raise many types for connection problems
         if not create and not _has_optuna_tables(url, engine_kwargs):
             raise NoOptunaTables(f"no Optuna tables in {shown} — run `hpo search` first (or check --storage)") from None
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StorageError(f"cannot open storage {shown} ({mask_url(first)[:200]})") from None
+        first = error_line(exc)
+        kind = StorageUnavailable if _UNAVAILABLE.search(f"{exc} {exc.__cause__}") else StorageError
+        raise kind(f"cannot open storage {shown} ({mask_url(first)})") from None
     if path is not None:
         _immediate_transactions(storage.engine)
     return storage

@@ -6,6 +6,7 @@ No TensorFlow here: the dashboard, report and CLI tables use this module too.
 from __future__ import annotations
 
 import warnings
+import zlib
 
 import optuna
 from optuna.study import StudyDirection
@@ -41,8 +42,13 @@ CURVE_ATTR = "val_accuracy_curve"  # per-epoch val accuracy of multi-objective t
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
-def make_sampler(config: StudyConfig) -> optuna.samplers.BaseSampler:
+def make_sampler(config: StudyConfig, worker: str = "") -> optuna.samplers.BaseSampler:
+    """The study's sampler, seeded with ``[study] seed``; each parallel worker (``worker``: its
+    unique name) gets its own seed derived from it, or N workers would propose the same
+    candidates in lock step."""
     seed = config.study.seed
+    if worker:
+        seed = (seed + zlib.crc32(worker.encode())) % 2**32
     if config.sampler.type == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=config.sampler.n_startup_trials)
@@ -83,13 +89,14 @@ def study_storage(config: StudyConfig, *, create: bool = True) -> optuna.storage
     )
 
 
-def open_study(config: StudyConfig) -> optuna.Study:
-    """Create the study (or load it if it exists); a new one gets the baseline as trial 0."""
+def open_study(config: StudyConfig, worker: str = "") -> optuna.Study:
+    """Create the study (or load it if it exists); a new one gets the baseline as trial 0.
+    ``worker``: the name of a parallel worker, which seeds its own sampler."""
     storage = study_storage(config)
     study = optuna.create_study(
         study_name=config.study.name,
         storage=storage,
-        sampler=make_sampler(config),
+        sampler=make_sampler(config, worker),
         pruner=make_pruner(config),
         directions=[StudyDirection.MAXIMIZE] + [StudyDirection.MINIMIZE] * (len(config.study.objectives) - 1),
         load_if_exists=True,

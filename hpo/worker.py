@@ -3,9 +3,11 @@
 
 SIGTERM (docker stop, a scheduler) and SIGINT (Ctrl-C) raise KeyboardInterrupt in the main
 thread; the running trial is marked FAIL with a reason, its params are re-queued for another
-worker, and the process exits 0. A worker killed outright (SIGKILL, OOM killer, a lost
-machine) stops sending heartbeats; after the study's grace period the next live worker marks
-its trial FAIL and `RetryHeartbeatStaleTrialCallback` re-queues it.
+worker, and the process exits 128 + the signal (143 after SIGTERM, 130 after Ctrl-C), so
+`hpo search … && hpo export …` stops and a scheduler knows the work is not done. A worker
+killed outright (SIGKILL, OOM killer, a lost machine) stops sending heartbeats; after the
+study's grace period the next live worker marks its trial FAIL and
+`RetryHeartbeatStaleTrialCallback` re-queues it.
 """
 
 from __future__ import annotations
@@ -15,18 +17,32 @@ import os
 import signal
 from types import FrameType
 
-__all__ = ["configure_tensorflow", "install_signal_handlers", "visible_gpus_attr", "worker_name"]
+__all__ = [
+    "configure_tensorflow",
+    "install_signal_handlers",
+    "interrupted_exit_code",
+    "visible_gpus_attr",
+    "worker_name",
+]
 
 log = logging.getLogger(__name__)
+_received: list[int] = []  # the signals that stopped this process
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    _received.append(signum)
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def install_signal_handlers() -> None:
     """SIGTERM behaves like Ctrl-C: the current trial stops and is re-queued."""
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _raise_interrupt)
+
+
+def interrupted_exit_code() -> int:
+    """128 + the signal that stopped the search (130: Ctrl-C, 143: SIGTERM), the shell's convention."""
+    return 128 + (_received[0] if _received else signal.SIGINT)
 
 
 def worker_name(worker_id: str | None) -> str:

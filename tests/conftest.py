@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.workerkit"]  # the pg_study fixture
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HPO_SHARED", ROOT.parent / "shared"))
 CIFAR10_MINI = SHARED / "datasets" / "cifar10-mini"

@@ -33,6 +33,7 @@ def test_unreachable_postgres_hides_the_password() -> None:
     with pytest.raises(StorageError) as err:
         make_storage("postgresql://hpo:topsecret@127.0.0.1:1/hpo")
     assert "topsecret" not in str(err.value) and "***" in str(err.value)
+    assert err.value.exit_code == 75  # down or unreachable: worth retrying, unlike a typo (2)
 
 
 @pytest.mark.parametrize(

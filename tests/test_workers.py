@@ -3,87 +3,29 @@ SIGTERM, one process per GPU."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
 import sys
-import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
 import pytest
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 
 from hpo.errors import HpoError
 from hpo.launcher import plan_workers
 from tests.conftest import ROOT, run_hpo
 from tests.studyfiles import write_study
-
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-
-
-@pytest.fixture
-def pg_study(pg_url: str, synth_dir: Path, tmp_path: Path) -> Iterator[Callable[..., Path]]:
-    """Write a study file on Postgres with a unique name; delete the study afterwards."""
-    names: list[str] = []
-
-    def make(**study: object) -> Path:
-        name = f"t-{uuid.uuid4().hex[:10]}"
-        names.append(name)
-        fields = {"storage": pg_url, "heartbeat_interval": 1, "grace_period": 4, **study}
-        return write_study(tmp_path, name, synth_dir, study=fields, training={"max_epochs": 5})
-
-    yield make
-    for name in names:
-        with contextlib.suppress(KeyError):
-            optuna.delete_study(study_name=name, storage=pg_url)
-
-
-def _trials(toml: Path, url: str) -> list[FrozenTrial]:
-    try:
-        return optuna.load_study(study_name=toml.stem, storage=url).get_trials()
-    except KeyError:  # the worker has not created the study yet
-        return []
-
-
-def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _worker(toml: Path, worker_id: str, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "hpo", "worker", str(toml), "--id", worker_id, "--threads", "1", *extra],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def _wait_mid_trial(toml: Path, url: str, worker_id: str, timeout: float = 120) -> FrozenTrial:
-    """The trial ``worker_id`` is training, once it has finished at least one epoch."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        for t in _trials(toml, url):
-            mine = str(t.user_attrs.get("worker", "")).startswith(f"{worker_id}@")
-            if mine and t.state == TrialState.RUNNING and t.intermediate_values:
-                return t
-        time.sleep(0.2)
-    raise AssertionError(f"{worker_id} never got mid-trial")
-
-
-def _assert_complete_study(trials: list[FrozenTrial], cap: int) -> None:
-    assert len({t.number for t in trials}) == len(trials)
-    assert sum(t.state in FINISHED for t in trials) == cap
-    assert not [t for t in trials if t.state == TrialState.RUNNING]
+from tests.workerkit import (
+    FINISHED,
+    assert_complete_study,
+    start_worker,
+    trials_of,
+    wait_for,
+    wait_mid_trial,
+)
 
 
 def test_cpu_workers_split_the_cores() -> None:
@@ -122,8 +64,8 @@ def test_four_gpu_workers_share_the_default_sqlite_file(synth_dir: Path, tmp_pat
     assert proc.returncode == 0, out
     assert "Launching 4 workers (GPUs 0, 1, 2, 3)" in out
     assert "locked" not in out.lower() and "Traceback" not in out
-    trials = optuna.load_study(study_name="shared", storage=f"sqlite:///{tmp_path / 'shared.db'}").get_trials()
-    _assert_complete_study(trials, 40)
+    trials = optuna.load_study(study_name="shared", storage=f"sqlite:///{tmp_path / 'shared.db'}").gettrials_of()
+    assert_complete_study(trials, 40)
     seen = {str(t.user_attrs["worker"]).split("@")[0]: t.user_attrs["cuda_visible_devices"] for t in trials}
     assert seen == {"w0": "0", "w1": "1", "w2": "2", "w3": "3"}, seen
     assert "40/40 trials finished" in out
@@ -139,8 +81,8 @@ def test_three_workers_finish_exactly_the_cap(pg_study: Callable[..., Path], pg_
         assert f"{w} worker " in proc.stdout
     assert "12/12 trials finished" in proc.stdout
     assert "postgresql://postgres@" in proc.stdout  # no password here, but the URL is shown masked
-    trials = _trials(toml, pg_url)
-    _assert_complete_study(trials, 12)
+    trials = trials_of(toml, pg_url)
+    assert_complete_study(trials, 12)
     workers = {str(t.user_attrs["worker"]).split("@")[0] for t in trials}
     assert workers == {"w0", "w1", "w2"}
 
@@ -148,16 +90,16 @@ def test_three_workers_finish_exactly_the_cap(pg_study: Callable[..., Path], pg_
 def _kill_mid_trial_then_resume(toml: Path, url: str) -> None:
     """SIGKILL a worker mid-trial; a new worker fails the stale trial, retries its params once
     and finishes the study's cap."""
-    victim = _worker(toml, "victim")
-    killed = _wait_mid_trial(toml, url, "victim")
+    victim = start_worker(toml, "victim")
+    killed = wait_mid_trial(toml, url, "victim")
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=30)
-    survivor = _worker(toml, "survivor")
+    survivor = start_worker(toml, "survivor")
     out, _ = survivor.communicate(timeout=600)
     assert survivor.returncode == 0, out
 
-    trials = _trials(toml, url)
-    _assert_complete_study(trials, 5)
+    trials = trials_of(toml, url)
+    assert_complete_study(trials, 5)
     assert trials[killed.number].state == TrialState.FAIL
     retries = [t for t in trials if t.system_attrs.get("failed_trial") == killed.number]
     assert len(retries) == 1, [t.system_attrs for t in trials]
@@ -184,13 +126,13 @@ def test_sigkilled_worker_on_sqlite_is_retried_too(synth_dir: Path, tmp_path: Pa
 @pytest.mark.slow
 def test_sigterm_stops_cleanly_and_requeues(pg_study: Callable[..., Path], pg_url: str) -> None:
     toml = pg_study(n_trials=50)
-    worker = _worker(toml, "term")
-    interrupted = _wait_mid_trial(toml, pg_url, "term")
+    worker = start_worker(toml, "term")
+    interrupted = wait_mid_trial(toml, pg_url, "term")
     worker.send_signal(signal.SIGTERM)
     out, _ = worker.communicate(timeout=60)
-    assert worker.returncode == 0, out
+    assert worker.returncode == 143, out
     assert "stopped by signal" in out and "Traceback" not in out
-    trials = _trials(toml, pg_url)
+    trials = trials_of(toml, pg_url)
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     failed = trials[interrupted.number]
     assert failed.state == TrialState.FAIL and "interrupted" in failed.user_attrs["fail_reason"]
@@ -198,3 +140,37 @@ def test_sigterm_stops_cleanly_and_requeues(pg_study: Callable[..., Path], pg_ur
         t for t in trials if t.state == TrialState.WAITING and t.system_attrs.get("failed_trial") == failed.number
     ]
     assert len(queued) == 1 and queued[0].params == failed.params
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("workers", "signum", "code"), [("1", signal.SIGINT, 130), ("2", signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"]
+)
+def test_interrupted_search_exits_128_plus_the_signal(
+    synth_dir: Path, tmp_path: Path, workers: str, signum: int, code: int
+) -> None:
+    """`hpo search … && hpo export …` must not go on to export a search that was stopped."""
+    toml = write_study(tmp_path, "stop", synth_dir, study={"n_trials": 50}, training={"max_epochs": 8})
+    url = f"sqlite:///{tmp_path / 'stop.db'}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hpo", "search", str(toml), "--workers", workers, "--no-progress"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    wait_for(
+        lambda: any(t.state == TrialState.RUNNING and t.intermediate_values for t in trials_of(toml, url)),
+        180,
+        "a trial mid-way",
+    )
+    proc.send_signal(signum)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == code, out
+    assert "Run the same command again to resume" in out and "Traceback" not in out
+    trials = trials_of(toml, url)
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    assert failed and all("interrupted" in t.user_attrs["fail_reason"] for t in failed)
+    requeued = {t.system_attrs.get("failed_trial") for t in trials if t.state == TrialState.WAITING}
+    assert {t.number for t in failed} <= requeued

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -63,7 +64,10 @@ def _launch(args: argparse.Namespace, config: Any, data_dir: Path, plans: list[A
         if value is not None:
             worker_args += [flag, str(value)]
     os.environ[STORAGE_ENV] = config.study.storage  # inherited by the workers, not shown by `ps`
-    codes = launch(plans, worker_args)
+    codes, signum = launch(plans, worker_args)
+    if signum is not None:  # forwarded to the workers, which re-queued their trials and stopped
+        print(f"Stopped by {signal.Signals(signum).name}. Run the same command again to resume.", flush=True)
+        return 128 + signum
     bad = [f"{p.worker_id}={c}" for p, c in zip(plans, codes, strict=True) if c != 0]
     if bad:
         print(f"hpo: error: workers exited with errors: {', '.join(bad)}", file=sys.stderr)
@@ -76,7 +80,7 @@ def _search(args: argparse.Namespace) -> int:
     from hpo.storage import mask_url
     from hpo.study import load_study
     from hpo.summary import format_summary, study_summary
-    from hpo.worker import configure_tensorflow, install_signal_handlers
+    from hpo.worker import configure_tensorflow, install_signal_handlers, interrupted_exit_code
 
     plans = _plan(args)
     config = _config(args)
@@ -94,6 +98,7 @@ def _search(args: argparse.Namespace) -> int:
             run_search(config, data)
         except SearchInterrupted as exc:
             print(f"Stopped by signal ({exc}). Run the same command again to resume.")
+            code = interrupted_exit_code()
     print(format_summary(study_summary(load_study(config), config)))
     print(f"Wall time {elapsed(started)}. Next: hpo trials {args.study}")
     return code

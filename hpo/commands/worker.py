@@ -16,7 +16,7 @@ __all__ = ["register"]
 def _worker(args: argparse.Namespace) -> int:
     from hpo.config import load_config
     from hpo.storage import storage_override
-    from hpo.worker import configure_tensorflow, install_signal_handlers, worker_name
+    from hpo.worker import configure_tensorflow, install_signal_handlers, interrupted_exit_code, worker_name
 
     install_signal_handlers()
     config = load_config(args.study).with_overrides(
@@ -32,7 +32,7 @@ def _worker(args: argparse.Namespace) -> int:
         run_search(config, data, worker=name)
     except SearchInterrupted as exc:
         print(f"worker {name} stopped by signal ({exc}); exiting cleanly", flush=True)
-        return 0
+        return interrupted_exit_code()
     print(f"worker {name} done: the study reached its cap or timeout", flush=True)
     return 0
 
@@ -62,8 +62,9 @@ def register(sub: Any) -> None:
             "Join the study of STUDY.toml and run trials until the study holds n_trials finished "
             "trials or the timeout passes. Start one per GPU (CUDA_VISIBLE_DEVICES=k hpo worker ...): "
             "workers on one machine share the study's SQLite file; workers on many hosts point at one "
-            "postgresql:// storage. SIGTERM/SIGINT: the running trial is marked FAIL, its params "
-            "re-queued, and the worker exits 0."
+            "postgresql:// storage. Exit status: 0 once the study reached its cap or timeout; after "
+            "SIGTERM (143) or Ctrl-C (130) the running trial is first marked FAIL and its params "
+            "re-queued; 2 for bad input; 75 when the storage does not answer (worth retrying)."
         ),
     )
     w.add_argument("study", metavar="STUDY.toml", help="study file")

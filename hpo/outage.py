@@ -1,0 +1,80 @@
+"""A worker riding out a storage outage (a Postgres restart, a network blip) instead of dying.
+
+When the database stops answering mid-trial, the trial cannot be reported or told, and
+Optuna's `optimize` raises. The worker then waits for the database (probing every few
+seconds, saying so once), re-queues the trial it was running, and goes on; after
+`OUTAGE_LIMIT_S` without the database it stops with a one-line error. Nothing is lost
+either way: a trial left RUNNING is failed and retried by the heartbeat mechanism.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import optuna
+import sqlalchemy
+
+from hpo.heartbeat import error_line
+from hpo.storage import StorageUnavailable, mask_url
+
+__all__ = ["OUTAGE_LIMIT_S", "STORAGE_ERRORS", "StorageOutage", "storage_failure"]
+
+OUTAGE_LIMIT_S = 300.0
+PROBE_EVERY_S = 2.0
+STORAGE_ERRORS = (
+    optuna.exceptions.StorageInternalError,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+)
+
+
+def storage_failure(exc: BaseException) -> BaseException | None:
+    """The database error behind ``exc``, if any: Optuna wraps it (StorageInternalError) and,
+    when the database is gone while it cleans up, may raise something else on top of it
+    (an UnboundLocalError in its own ``finally``), so the whole chain is searched."""
+    seen: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and link not in seen:
+        seen.append(link)
+        link = link.__cause__ or link.__context__
+    database: list[BaseException] = [e for e in seen if isinstance(e, STORAGE_ERRORS[1:])]
+    wrapped: list[BaseException] = [e for e in seen if isinstance(e, STORAGE_ERRORS)]
+    return (database + wrapped)[0] if wrapped else None
+
+
+def _first_line(exc: BaseException) -> str:
+    return mask_url(error_line(exc))
+
+
+class StorageOutage:
+    """Waits for the storage to answer again; ``limit_s`` bounds the wait."""
+
+    def __init__(self, url: str, emit: Callable[[str], None], limit_s: float = OUTAGE_LIMIT_S) -> None:
+        self.url, self.emit, self.limit_s = url, emit, limit_s
+        self.since: float | None = None
+
+    def wait(self, exc: BaseException, probe: Callable[[], object]) -> None:
+        """Called with the error that interrupted the worker; returns once ``probe`` succeeds."""
+        self.since = time.monotonic()
+        self.emit(
+            f"storage {mask_url(self.url)} stopped answering ({_first_line(exc)}); "
+            f"waiting up to {self.limit_s:.0f} s for it"
+        )
+        while True:
+            time.sleep(PROBE_EVERY_S)
+            try:
+                probe()
+                return
+            except STORAGE_ERRORS as again:
+                if time.monotonic() - self.since > self.limit_s:
+                    raise StorageUnavailable(
+                        f"storage {mask_url(self.url)} unreachable for {self.limit_s:.0f} s ({_first_line(again)}) — "
+                        "the study is safe in it; start the worker again once it is back"
+                    ) from None
+
+    def recovered(self, requeued: list[int]) -> None:
+        waited = time.monotonic() - (self.since or time.monotonic())
+        again = f"; re-queued trial(s) {', '.join(f'#{n}' for n in requeued)}" if requeued else ""
+        self.emit(f"storage is back after {waited:.0f} s{again}")
+        self.since = None
