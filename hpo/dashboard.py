@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from hpo.errors import HpoError
-from hpo.storage import make_storage, mask_url, require_study
+from hpo.storage import make_storage, mask_url, require_study, sqlite_path
 
 __all__ = ["LOCALHOST", "serve"]
 
@@ -25,7 +25,10 @@ def serve(storage_url: str, study_name: str | None, host: str | None, port: int)
 
     if not 1 <= port <= 65535:
         raise HpoError(f"--port must be 1..65535, got {port}")
-    storage = make_storage(storage_url)
+    # never creates a SQLite file (a typo would serve an empty one); a server database without
+    # Optuna's tables gets them when no study is named, as optuna-dashboard itself does, so a
+    # dashboard started before the first worker waits for studies instead of crashing
+    storage = make_storage(storage_url, create=study_name is None and sqlite_path(storage_url) is None)
     path = "/dashboard/"
     if study_name is not None:
         path = f"/dashboard/studies/{require_study(storage, storage_url, study_name)}"

@@ -53,13 +53,16 @@ def run_hpo(
     )
 
 
-def assert_user_error(proc: subprocess.CompletedProcess[str], *fragments: str, sole: bool = True) -> None:
-    """Exit 2, one ``hpo: error:`` line naming ``fragments`` ending stderr, no traceback.
+def assert_user_error(
+    proc: subprocess.CompletedProcess[str], *fragments: str, sole: bool = True, code: int = 2
+) -> None:
+    """Exit ``code`` (2: bad input; 75: storage down), one ``hpo: error:`` line naming
+    ``fragments`` ending stderr, no traceback.
 
     ``sole``: stderr holds nothing else (errors found before any work starts). Errors found
     after work ran follow its log lines (TensorFlow prints some that no setting silences).
     """
-    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert lines and lines[-1].startswith("hpo: error: "), proc.stderr
     assert sum(ln.startswith("hpo: error:") for ln in lines) == 1, proc.stderr

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from hpo.commands.search import ENV_HELP
 from hpo.errors import HpoError
 
 __all__ = ["register"]
@@ -13,26 +14,28 @@ __all__ = ["register"]
 
 def _dashboard(args: argparse.Namespace) -> int:
     from hpo.dashboard import serve
+    from hpo.storage import storage_override
 
-    if args.study is None and args.storage is None:
-        raise HpoError("give a STUDY.toml or --storage URL")
-    name = None
-    url = args.storage
+    override = storage_override(args.storage)
     if args.study is not None:
         from hpo.config import load_config
 
-        config = load_config(args.study).with_overrides(storage=args.storage)
-        name, url = config.study.name, config.study.storage
-    serve(url, name, args.host, args.port)
+        config = load_config(args.study).with_overrides(storage=override)
+        serve(config.study.storage, config.study.name, args.host, args.port)
+    elif override is not None:
+        serve(override, None, args.host, args.port)
+    else:
+        raise HpoError("give a STUDY.toml or --storage URL (or set $HPO_STORAGE_URL)")
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
     from hpo.config import load_config
     from hpo.report import build_report, default_report_path
+    from hpo.storage import storage_override
     from hpo.study import load_study
 
-    config = load_config(args.study).with_overrides(storage=args.storage)
+    config = load_config(args.study).with_overrides(storage=storage_override(args.storage))
     out = Path(args.out) if args.out else default_report_path(config)
     path = build_report(load_study(config), config, out)
     print(f"Report: {path}  ({path.stat().st_size / 1e6:.1f} MB, self-contained, works offline)")
@@ -49,7 +52,11 @@ def register(sub: Any) -> None:
         ),
     )
     d.add_argument("study", metavar="STUDY.toml", nargs="?", help="study file (or use --storage alone)")
-    d.add_argument("--storage", metavar="URL", help="storage URL (overrides the file; alone: all its studies)")
+    d.add_argument(
+        "--storage",
+        metavar="URL",
+        help="storage URL (overrides the file; alone: all its studies; default $HPO_STORAGE_URL)",
+    )
     d.add_argument("--host", default=None, help="interface to bind (default 127.0.0.1)")
     d.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     d.set_defaults(func=_dashboard)
@@ -65,5 +72,5 @@ def register(sub: Any) -> None:
     )
     r.add_argument("study", metavar="STUDY.toml", help="study file")
     r.add_argument("--out", metavar="FILE", help="output file (default studies/<name>/report.html)")
-    r.add_argument("--storage", metavar="URL", help="storage URL (overrides the file)")
+    r.add_argument("--storage", metavar="URL", help=f"storage URL (overrides the file){ENV_HELP}")
     r.set_defaults(func=_report)
