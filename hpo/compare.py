@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from hpo.errors import HpoError
+from hpo.errors import HpoError, ModelFileError
 from hpo.fsutil import read_json
 from hpo.inference import load_exported
 
@@ -38,27 +38,24 @@ def _latencies_ms(paths: Sequence[Path], runs: int) -> list[float]:
     return [float(np.median(t)) for t in times]
 
 
-def compare_exports(paths: Sequence[Path], latency_runs: int = 50) -> list[dict[str, Any]]:
-    rows = []
-    for path in paths:
-        metrics_path = path / "metrics.json"
-        if not metrics_path.is_file():
-            raise HpoError(f"{metrics_path} is missing — point at folders written by `hpo export`")
+def _row(path: Path) -> dict[str, Any]:
+    """The comparison row of one export, from its metrics.json (a one-line error if malformed)."""
+    metrics_path = path / "metrics.json"
+    if not metrics_path.is_file():
+        raise HpoError(f"{metrics_path} is missing — point at folders written by `hpo export`")
+    try:
         m = read_json(metrics_path)
-        rows.append(
-            {
-                "export": str(path),
-                "study": m["study"],
-                "trial": m["trial"],
-                "baseline": m["baseline"],
-                "test_accuracy": m["test_accuracy"],
-                "train_accuracy": m["train_accuracy"],
-                "train_test_gap": m["train_test_gap"],
-                "param_count": m["param_count"],
-                "epochs": m["epochs"],
-                "size_mb": m["saved_model_size_mb"],
-            }
-        )
+        row = {"export": str(path), "study": str(m["study"]), "baseline": bool(m["baseline"])}
+        row |= {k: int(m[k]) for k in ("trial", "param_count", "epochs")}
+        row |= {k: float(m[k]) for k in ("test_accuracy", "train_accuracy", "train_test_gap")}
+        row["size_mb"] = float(m["saved_model_size_mb"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelFileError(f"{metrics_path} is unreadable or malformed ({exc!r}) — export the model again") from None
+    return row
+
+
+def compare_exports(paths: Sequence[Path], latency_runs: int = 50) -> list[dict[str, Any]]:
+    rows = [_row(path) for path in paths]
     for row, ms in zip(rows, _latencies_ms(paths, latency_runs), strict=True):
         row["latency_ms"] = ms
     return rows

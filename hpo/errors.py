@@ -5,7 +5,7 @@ The CLI prints it as one line (``hpo: error: ...``) and exits with status 2, nev
 with a traceback. Anything else that escapes is a bug and keeps its traceback.
 """
 
-__all__ = ["DataError", "HpoError"]
+__all__ = ["DataError", "HpoError", "ModelFileError", "OutputError"]
 
 
 class HpoError(Exception):
@@ -16,3 +16,12 @@ class HpoError(Exception):
 
 class DataError(HpoError):
     """The dataset cannot be used as asked (missing folder, no classes, too few images)."""
+
+
+class OutputError(HpoError):
+    """An output folder would replace something that is not hpo's to replace (user files,
+    the current folder, the study folder), or cannot be written."""
+
+
+class ModelFileError(HpoError):
+    """An export (SavedModel, TFLite, labels.json, preprocess.json) is missing, truncated or malformed."""

@@ -1,46 +1,141 @@
 """`hpo export`: best (or given) trial -> retrain on train+val -> score once on test ->
 SavedModel + ``model.keras`` + labels/preprocess/metrics JSON + MODEL_CARD.md (+ TFLite).
 
-The folder is built next to the destination and swapped in at the end, so a failed export
-never destroys the previous one. After writing, the SavedModel is reloaded with
-``tf.saved_model.load`` and must reproduce the in-memory model's outputs.
+``--out`` is checked before any training (`check_export_out`): it must be new, empty, or an
+earlier export, never the current, home, study or data folder. The folder is built beside the
+destination (``.NAME.tmp-<pid>``) and swapped in at the end in one atomic rename, so a failed
+or killed export never destroys the previous one; leftovers of killed exports are removed by
+the next one. After writing, the SavedModel is reloaded with ``tf.saved_model.load`` and must
+reproduce the in-memory model's outputs.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import logging
+import os
 import shutil
-import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import filelock
 import numpy as np
 import optuna
-import tensorflow as tf
 
 from hpo.config import StudyConfig
 from hpo.data.decode import RESIZE_MODE
 from hpo.data.prepared import PreparedData
-from hpo.errors import HpoError
-from hpo.fsutil import size_mb, write_json, write_text
+from hpo.errors import HpoError, OutputError
+from hpo.fsutil import (
+    CHECKSUMS_FILE,
+    file_lock,
+    recover_dir,
+    replace_dir,
+    size_mb,
+    temp_sibling,
+    write_checksums,
+    write_json,
+    write_text,
+)
 from hpo.metrics import classification_metrics
 from hpo.model_card import model_card
-from hpo.retrain import Retrained, pick_trial, retrain
 from hpo.study import EXPORT_ATTR, accuracy
 
-__all__ = ["EXPORT_ATTR", "MAX_ABS_DIFF", "ExportError", "export_study"]
+if TYPE_CHECKING:
+    from hpo.retrain import Retrained
+
+__all__ = ["EXPORT_ATTR", "EXPORT_ENTRIES", "MAX_ABS_DIFF", "ExportError", "check_export_out", "export_study"]
 
 log = logging.getLogger(__name__)
 MAX_ABS_DIFF = 1e-5
+#: what an export folder holds (``model_*.tflite`` too); a folder with anything else is not replaced
+EXPORT_ENTRIES = frozenset(
+    {"saved_model", "model.keras", "labels.json", "preprocess.json", "metrics.json", "MODEL_CARD.md", CHECKSUMS_FILE}
+)
 
 
 class ExportError(HpoError):
     """The written model does not behave like the trained one."""
 
 
+def _foreign_entries(folder: Path) -> list[str]:
+    """Names in ``folder`` that `hpo export` did not write."""
+    names = sorted(p.name for p in folder.iterdir())
+    return [n for n in names if n not in EXPORT_ENTRIES and not fnmatch.fnmatch(n, "model_*.tflite")]
+
+
+def _protected(config: StudyConfig) -> list[tuple[Path, str]]:
+    """Folders an export must neither be nor contain, resolved, with their names for users."""
+    places = [(Path("/"), "the file-system root"), (Path.cwd(), "the current folder")]
+    with suppress(RuntimeError):  # no $HOME and no passwd entry: nothing to protect
+        places.append((Path.home(), "your home folder"))
+    study_dir = config.path.resolve().parent
+    places += [
+        (study_dir, "the study file's folder"),
+        (study_dir / config.study.name, "the study's run folder"),
+        (config.data.prepared, "the study's prepared data"),
+        (config.data.source, "the study's dataset"),
+    ]
+    return [(p.resolve(), what) for p, what in places]
+
+
+def check_export_out(config: StudyConfig, out: Path) -> Path:
+    """``out`` resolved, once it is sure that replacing it loses nothing but an earlier export;
+    an `OutputError` (one line) otherwise."""
+    todo = f"name a new folder such as models/{config.study.name}"
+    if out.is_symlink():
+        raise OutputError(f"--out {out} is a symbolic link ({os.readlink(out)}) — name the real folder, or {todo}")
+    try:
+        dest = out.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop (Python < 3.13)
+        raise OutputError(f"--out {out} is a symbolic link loop — {todo}") from None
+    for place, what in _protected(config):
+        if dest == place:
+            raise OutputError(f"--out {out} is {what} ({place}) — {todo}")
+        if place.is_relative_to(dest):
+            raise OutputError(f"--out {out} contains {what} ({place}) — {todo}")
+    source = config.data.source.resolve()
+    if dest.is_relative_to(source):
+        raise OutputError(f"--out {out} is inside the dataset ({source}) — {todo}")
+    for folder in (dest, *dest.parents):
+        if folder.exists() and not folder.is_dir():
+            where = f"is a file ({folder})" if folder == dest else f"is inside a file ({folder})"
+            raise OutputError(f"--out {out} {where} — {todo}")
+    if dest.is_dir() and (foreign := _foreign_entries(dest)):
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise OutputError(f"--out {out} holds files that are not an hpo export ({shown}) — {todo}, or move them")
+    return dest
+
+
+@contextmanager
+def _build_folder(config: StudyConfig, out: Path) -> Iterator[Path]:
+    """A fresh ``.NAME.tmp-<pid>`` beside ``out``, under ``out``'s export lock (so a second
+    export into the same folder fails at once), once what killed exports left is cleaned up."""
+    dest = check_export_out(config, out)
+    with ExitStack() as stack:
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(file_lock(dest.with_name(f".{dest.name}.lock"), timeout=0))
+            for path in recover_dir(dest):
+                log.info("removed %s, left by an export that did not finish", path)
+            check_export_out(config, out)  # a folder restored by recover_dir is checked too
+            tmp = temp_sibling(dest)
+            tmp.mkdir()
+        except filelock.Timeout:
+            raise OutputError(f"another `hpo export` is writing {dest} — wait for it to finish") from None
+        except OSError as exc:
+            raise OutputError(f"cannot write beside {dest} ({exc.strerror}) — name a folder you can write") from None
+        stack.callback(shutil.rmtree, tmp, ignore_errors=True)
+        yield tmp
+
+
 def _verify_reload(saved_model: Path, model: Any, batch: np.ndarray) -> float:
     """Max abs difference between the reloaded SavedModel and the in-memory model."""
+    import tensorflow as tf
+
     loaded = tf.saved_model.load(str(saved_model))  # keep a reference: .serve needs its variables
     served = loaded.serve(tf.constant(batch, tf.float32))
     diff = float(np.max(np.abs(np.asarray(served) - np.asarray(model(batch, training=False)))))
@@ -108,16 +203,8 @@ def _write(folder: Path, config: StudyConfig, data: PreparedData, r: Retrained, 
         metrics["tflite"] = _tflite_variants(folder, data, (test_x, test_y))
     write_json(folder / "metrics.json", metrics)
     write_text(folder / "MODEL_CARD.md", model_card(metrics, labels))
+    write_checksums(folder)  # `hpo predict` refuses a truncated file before TFLite would crash on it
     return metrics
-
-
-def _swap_in(tmp: Path, out: Path) -> None:
-    old = out.with_name(f".{out.name}.old")
-    if out.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def export_study(
@@ -132,19 +219,19 @@ def export_study(
     tflite: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Retrain, score on test, write and verify the export folder ``out``; returns metrics."""
+    """Retrain, score on test, write and verify the export folder ``out``; returns metrics.
+
+    ``out`` is checked first and again just before the swap (files a user put there while
+    the model trained are never deleted)."""
+    from hpo.retrain import pick_trial, retrain  # TensorFlow
+
     trial = pick_trial(study, trial_number, max_cost)
-    log.info("retraining trial %d on train+val", trial.number)
-    r = retrain(config, data, trial, epochs, progress)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{int(time.time())}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with _build_folder(config, out) as tmp:
+        log.info("retraining trial %d on train+val", trial.number)
+        r = retrain(config, data, trial, epochs, progress)
         metrics = _write(tmp, config, data, r, tflite)
-        _swap_in(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        dest = check_export_out(config, out)
+        replace_dir(tmp, dest)
     record = {k: metrics[k] for k in ("trial", "test_accuracy", "epochs", "param_count")}
-    study.set_user_attr(EXPORT_ATTR, {**record, "path": str(out.resolve())})  # for the report
+    study.set_user_attr(EXPORT_ATTR, {**record, "path": str(dest)})  # for the report
     return metrics

@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import glob
+import hashlib
 import json
 import os
+import shutil
+import signal
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import filelock
 
-__all__ = ["file_lock", "read_json", "size_mb", "write_json", "write_text"]
+__all__ = [
+    "CHECKSUMS_FILE",
+    "CRASH_ENV",
+    "checksum_problem",
+    "crash_point",
+    "file_lock",
+    "read_json",
+    "recover_dir",
+    "replace_dir",
+    "sha256_file",
+    "size_mb",
+    "temp_sibling",
+    "write_checksums",
+    "write_json",
+    "write_text",
+]
 
 
 def size_mb(path: Path) -> float:
@@ -61,3 +83,121 @@ def write_json(path: Path, obj: Any) -> None:
 def read_json(path: Path) -> Any:
     with path.open(encoding="utf-8") as fh:
         return json.load(fh)
+
+
+#: Test hook: ``HPO_TEST_CRASH_AT=<step>`` makes `crash_point(<step>)` SIGKILL its own process.
+CRASH_ENV = "HPO_TEST_CRASH_AT"
+
+
+def crash_point(step: str) -> None:
+    """Die here, as a power cut or the OOM killer would, when ``$HPO_TEST_CRASH_AT`` is ``step``.
+
+    For the fault tests: a real process killed at a real write step, no mock of the writer."""
+    if os.environ.get(CRASH_ENV) == step:
+        os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
+
+
+def temp_sibling(dest: Path) -> Path:
+    """``.NAME.tmp-<pid>`` beside ``dest``: where a new version of the folder is built."""
+    return dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``);
+    False where the OS or the file system cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:  # glibc < 2.28, musl
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def replace_dir(new: Path, dest: Path) -> None:
+    """Put the folder ``new`` (a sibling, e.g. `temp_sibling`) at ``dest``; a previous ``dest``
+    is removed only after the swap, so a crash leaves the old or the new folder at ``dest``.
+
+    On Linux the swap is one atomic ``renameat2``; elsewhere it is two renames, and a crash
+    between them leaves the old folder at ``.NAME.old-<pid>``, which `recover_dir` restores."""
+    if not dest.exists():
+        new.rename(dest)
+        return
+    if _exchange(new, dest):  # ``new`` now holds the previous folder
+        crash_point("export-swapped")
+        shutil.rmtree(new)
+        return
+    old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+    dest.rename(old)
+    crash_point("export-half-swapped")
+    new.rename(dest)
+    shutil.rmtree(old)
+
+
+def recover_dir(dest: Path) -> list[Path]:
+    """Undo what an interrupted `replace_dir` or build left beside ``dest``: restore the old
+    folder if the crash fell between two renames, delete ``.NAME.tmp-*`` and ``.NAME.old-*``.
+
+    Call it only while holding the lock that guards ``dest``; returns the paths removed."""
+    name = glob.escape(dest.name)
+    olds = sorted(dest.parent.glob(f".{name}.old-*"), key=lambda p: p.stat().st_mtime_ns)
+    if olds and not dest.exists() and not dest.is_symlink():
+        olds.pop().rename(dest)
+    stale = olds + sorted(dest.parent.glob(f".{name}.tmp-*"))
+    for path in stale:
+        _remove(path)
+    return stale
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+#: ``sha256sum -c`` format: one ``<hex>  <relative path>`` line per file of a folder
+CHECKSUMS_FILE = "SHA256SUMS"
+
+
+def write_checksums(folder: Path) -> None:
+    """``folder/SHA256SUMS`` listing every file under ``folder`` (checkable with ``sha256sum -c``)."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != CHECKSUMS_FILE)
+    lines = [f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}\n" for p in files]
+    write_text(folder / CHECKSUMS_FILE, "".join(lines))
+
+
+def checksum_problem(folder: Path, wanted: Callable[[str], bool]) -> str | None:
+    """The first file named in ``folder/SHA256SUMS`` (those ``wanted`` by relative path) that is
+    missing or differs, in words; None when they all match or there is no SHA256SUMS."""
+    try:
+        lines = (folder / CHECKSUMS_FILE).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"{CHECKSUMS_FILE} unreadable ({exc})"
+    for line in lines:
+        digest, _, rel = line.partition("  ")
+        if not rel or not wanted(rel):
+            continue
+        try:
+            if sha256_file(folder / rel) != digest:
+                return f"{rel} differs from its checksum in {CHECKSUMS_FILE} (truncated or changed)"
+        except FileNotFoundError:
+            return f"{rel} is missing"
+        except OSError as exc:
+            return f"{rel} listed in {CHECKSUMS_FILE} cannot be read ({exc.strerror or exc})"
+    return None

@@ -1,5 +1,11 @@
 """Load an exported model (an `hpo export` folder, its ``saved_model/``, or a ``.tflite``)
-with its labels and preprocessing contract, and predict on uint8 image batches."""
+with its labels and preprocessing contract, and predict on uint8 image batches.
+
+Before TensorFlow sees a file, the files to load are checked against the export's
+``SHA256SUMS`` (a truncated ``.tflite`` can crash the TFLite interpreter outright), then
+``labels.json`` and ``preprocess.json`` are validated and one probe batch must give one
+probability per label. Any failure is a one-line `ModelFileError`. This guards against
+damage, not malice: load only exports you trust (a SavedModel runs the graph it contains)."""
 
 from __future__ import annotations
 
@@ -10,12 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from hpo.errors import HpoError
-from hpo.fsutil import read_json
+from hpo.data.prepare import MAX_SIZE, MIN_SIZE
+from hpo.errors import HpoError, ModelFileError
+from hpo.fsutil import checksum_problem, read_json
 
 __all__ = ["ExportedModel", "load_exported"]
 
 PREDICT_BATCH = 128
+META_FILES = ("labels.json", "preprocess.json")
 
 
 @dataclass
@@ -37,15 +45,83 @@ class ExportedModel:
 def _read_meta(root: Path, name: str) -> Any:
     path = root / name
     if not path.is_file():
-        raise HpoError(f"{path} is missing — point at a folder written by `hpo export`")
+        raise ModelFileError(f"{path} is missing — point at a folder written by `hpo export`")
     try:
         return read_json(path)
     except (OSError, ValueError) as exc:
-        raise HpoError(f"cannot read {path} ({exc})") from None
+        raise ModelFileError(f"cannot read {path} ({exc}) — export the model again") from None
+
+
+def _labels(root: Path) -> list[dict[str, Any]]:
+    """labels.json: ``[{"index": i, "name": str, "label": str}, ...]`` in index order."""
+    labels = _read_meta(root, "labels.json")
+    if not (
+        isinstance(labels, list)
+        and labels
+        and all(
+            isinstance(item, dict)
+            and item.get("index") == i
+            and isinstance(item.get("name"), str)
+            and isinstance(item.get("label"), str)
+            for i, item in enumerate(labels)
+        )
+    ):
+        raise ModelFileError(
+            f"{root / 'labels.json'} is malformed (expected a list of {{index, name, label}} in index order) "
+            "— export the model again"
+        )
+    return labels
+
+
+def _image_size(root: Path) -> int:
+    meta = _read_meta(root, "preprocess.json")
+    size = meta.get("image_size") if isinstance(meta, dict) else None
+    if type(size) is not int or not MIN_SIZE <= size <= MAX_SIZE:
+        raise ModelFileError(
+            f"{root / 'preprocess.json'} is malformed (image_size {size!r}, expected {MIN_SIZE}..{MAX_SIZE}) "
+            "— export the model again"
+        )
+    return size
+
+
+def _saved_model_fn(path: Path) -> Callable[[np.ndarray], np.ndarray]:
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(path))  # the closure keeps it (and its variables) alive
+    if not hasattr(loaded, "serve"):
+        raise ValueError("no `serve` signature: not written by `hpo export`")
+
+    def fn(x: np.ndarray) -> np.ndarray:
+        return np.asarray(loaded.serve(tf.constant(x, tf.float32)))
+
+    return fn
+
+
+def _model_fn(path: Path, kind: str, size: int, n_classes: int) -> Callable[[np.ndarray], np.ndarray]:
+    """The model's batch function, after one probe batch shows it loads and gives ``n_classes``
+    probabilities; a truncated or foreign model file is a `ModelFileError`, not a traceback."""
+    import tensorflow as tf
+
+    try:
+        if kind == "tflite":
+            from hpo.tflite import TFLiteRunner
+
+            fn: Callable[[np.ndarray], np.ndarray] = TFLiteRunner(path)
+        else:
+            fn = _saved_model_fn(path)
+        shape = np.shape(fn(np.zeros((1, size, size, 3), np.float32)))
+    except (OSError, ValueError, RuntimeError, IndexError, KeyError, tf.errors.OpError) as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise ModelFileError(f"cannot load the model {path} ({reason}) — export it again") from None
+    if shape != (1, n_classes):
+        raise ModelFileError(
+            f"the model {path} gives outputs of shape {shape} for {n_classes} labels in labels.json — export it again"
+        )
+    return fn
 
 
 def load_exported(path: Path) -> ExportedModel:
-    """Open ``path``; missing files are one-line errors naming them."""
+    """Open ``path``; missing, truncated or malformed files are one-line errors naming them."""
     if not path.exists():
         raise HpoError(f"model not found: {path}")
     if path.is_file() and path.suffix == ".tflite":
@@ -58,19 +134,10 @@ def load_exported(path: Path) -> ExportedModel:
         raise HpoError(
             f"not an exported model: {path} — expected an `hpo export` folder, its saved_model/ or a .tflite"
         )
-    labels = _read_meta(root, "labels.json")
-    size = int(_read_meta(root, "preprocess.json")["image_size"])
-    fn: Callable[[np.ndarray], np.ndarray]
-    if kind == "tflite":
-        from hpo.tflite import TFLiteRunner
-
-        fn = TFLiteRunner(path)
-    else:
-        import tensorflow as tf
-
-        loaded = tf.saved_model.load(str(path))  # the closure keeps it (and its variables) alive
-
-        def fn(x: np.ndarray) -> np.ndarray:
-            return np.asarray(loaded.serve(tf.constant(x, tf.float32)))
-
-    return ExportedModel(root, kind, labels, size, fn)
+    model_file = path.relative_to(root).as_posix()
+    problem = checksum_problem(root, lambda rel: rel in META_FILES or rel.split("/")[0] == model_file)
+    if problem:  # checked before TensorFlow: a truncated .tflite can crash the TFLite interpreter
+        raise ModelFileError(f"{root}: {problem} — export the model again")
+    labels = _labels(root)
+    size = _image_size(root)
+    return ExportedModel(root, kind, labels, size, _model_fn(path, kind, size, len(labels)))

@@ -214,7 +214,9 @@ class Objective:
                 trial.set_user_attr(key, value)
             if cfg.multi_objective:
                 trial.set_user_attr(CURVE_ATTR, log.history.get(METRIC, []))
+            policy = keras.config.dtype_policy()  # Keras 3 keeps it in the state clear_session wipes
             keras.backend.clear_session()
+            keras.config.set_dtype_policy(policy)  # else mixed precision would end after trial 1
             gc.collect()
         losses = log.history.get("loss", [])
         if not losses or not all(math.isfinite(v) for v in losses):

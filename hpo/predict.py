@@ -24,15 +24,17 @@ __all__ = ["collect_images", "evaluate_dataset", "predict_files"]
 
 
 def collect_images(paths: Sequence[Path]) -> list[Path]:
-    """Files as given, and image files (recursively, sorted) inside folders."""
+    """Files as given, and image files (recursively, sorted) inside folders; a broken link
+    inside a folder is kept, so that it is reported with its reason rather than left out."""
     files: list[Path] = []
     for p in paths:
         if p.is_dir():
-            files += sorted(f for f in p.rglob("*") if f.is_file() and is_image_name(f.name))
+            files += sorted(f for f in p.rglob("*") if is_image_name(f.name) and (f.is_file() or f.is_symlink()))
         elif p.exists():
             files.append(p)
         else:
-            raise HpoError(f"no such file or folder: {p}")
+            link = " (a broken or looping symbolic link)" if p.is_symlink() else ""
+            raise HpoError(f"no such file or folder: {p}{link}")
     return files
 
 

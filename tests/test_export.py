@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from hpo.data import load_prepared
+from hpo.fsutil import file_lock
 from tests.conftest import assert_user_error, run_hpo
 from tests.imagefiles import ODD_FILES, write_odd_files
 
@@ -36,6 +37,8 @@ def test_export_folder_contents(exported: dict[str, Path]) -> None:
     for v in m["tflite"].values():
         assert (out / v["file"]).is_file() and v["size_mb"] > 0
     assert m["tflite"]["int8"]["size_mb"] < m["tflite"]["float16"]["size_mb"] < m["saved_model_size_mb"]
+    sums = dict(reversed(line.split("  ")) for line in (out / "SHA256SUMS").read_text().splitlines())
+    assert sums.keys() == {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} - {"SHA256SUMS"}
     labels = json.loads((out / "labels.json").read_text())
     assert [lab["name"] for lab in labels] == ["circle", "cross", "square", "triangle"]
     card = (out / "MODEL_CARD.md").read_text()
@@ -111,12 +114,65 @@ def test_predict_reads_every_decodable_file_and_reports_the_rest(exported: dict[
     assert len(as_json) == 1 and len(as_json[0]["top"]) == 3
 
 
-def test_exporting_the_baseline_trial(exported: dict[str, Path]) -> None:
+def test_exporting_the_baseline_trial_then_replacing_it(exported: dict[str, Path]) -> None:
     out = exported["out"].parent / "baseline"
     proc = run_hpo("export", exported["toml"], "--trial", "0", "--epochs", "1", "--out", out, "--no-progress")
     assert proc.returncode == 0, proc.stderr
     m = json.loads((out / "metrics.json").read_text())
     assert m["trial"] == 0 and m["baseline"] is True and m["epochs"] == 1
+    (out.parent / ".baseline.tmp-1" / "saved_model").mkdir(parents=True)  # left by an export killed mid-way
+    proc = run_hpo("export", exported["toml"], "--trial", "1", "--epochs", "1", "--out", out, "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((out / "metrics.json").read_text())["trial"] == 1  # the previous export, replaced
+    assert not [p.name for p in out.parent.iterdir() if p.name.startswith(".baseline.") and p.is_dir()]
+
+
+def test_a_second_export_into_the_same_folder_is_refused_at_once(exported: dict[str, Path]) -> None:
+    out = exported["out"]
+    before = (out / "metrics.json").read_bytes()
+    with file_lock(out.with_name(f".{out.name}.lock")):  # as an export still training would hold it
+        proc = run_hpo("export", exported["toml"], "--out", out, "--no-progress")
+    assert_user_error(proc, "another `hpo export` is writing", sole=False)
+    assert (out / "metrics.json").read_bytes() == before
+
+
+TRUNCATED = b"truncated"  # marker: cut the file to a third
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "checksums", "fragment"),
+    [
+        ("saved_model/saved_model.pb", TRUNCATED, True, "saved_model/saved_model.pb differs from its checksum"),
+        ("model_int8.tflite", TRUNCATED, True, "model_int8.tflite differs from its checksum"),
+        # exports from before SHA256SUMS, or with it removed: the files themselves are checked
+        ("saved_model/saved_model.pb", TRUNCATED, False, "cannot load the model"),
+        ("saved_model/variables/variables.data-00000-of-00001", TRUNCATED, False, "cannot load the model"),
+        ("labels.json", b'{"a": 1}', False, "labels.json is malformed"),
+        ("labels.json", b'[{"index": 0, "name": "a", "label": "a"}]', False, "outputs of shape (1, 4) for 1 labels"),
+        ("labels.json", b"[1,", False, "cannot read"),
+        ("preprocess.json", b'{"image_size": "big"}', False, "preprocess.json is malformed"),
+    ],
+)
+def test_a_damaged_export_is_one_line_exit_2(
+    exported: dict[str, Path],
+    synth_dir: Path,
+    tmp_path: Path,
+    file: str,
+    content: bytes,
+    checksums: bool,
+    fragment: str,
+) -> None:
+    export = shutil.copytree(exported["out"], tmp_path / "export")
+    if not checksums:
+        (export / "SHA256SUMS").unlink()
+    data = (export / file).read_bytes()
+    (export / file).write_bytes(data[: len(data) // 3] if content == TRUNCATED else content)
+    model = export / file if file.endswith(".tflite") else export
+    if "variables" in file:
+        proc = run_hpo("evaluate", model, exported["prepared"])
+    else:
+        proc = run_hpo("predict", model, synth_dir / "circle" / "0000.jpg")
+    assert_user_error(proc, fragment, "export", sole=False)
 
 
 def test_bad_input_is_one_line_exit_2(exported: dict[str, Path], tmp_path: Path, animals10_sample: Path) -> None:

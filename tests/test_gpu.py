@@ -46,3 +46,26 @@ def test_mixed_precision_on_a_real_gpu() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("mixed_float16"), out
+
+
+def test_a_trial_trains_under_the_mixed_float16_policy(synth_dir: Path, prepared: Path, tmp_path: Path) -> None:
+    """What a GPU worker runs with mixed_precision = true, forced here on a CPU: trials
+    complete, the policy survives each trial's `clear_session`, probabilities stay float32."""
+    import keras
+
+    from hpo.config import load_config
+    from hpo.data import load_prepared
+    from hpo.model import build_cnn
+    from hpo.objective import Objective
+    from hpo.search_space import BASELINE
+
+    config = load_config(write_study(tmp_path, "mp", synth_dir, training={"max_epochs": 2}))
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        study = optuna.create_study(direction="maximize")
+        study.optimize(Objective(config, load_prepared(prepared)), n_trials=2)
+        model = build_cnn(BASELINE, 4, 32)
+        assert model.get_layer("conv0").compute_dtype == "float16" and model.output.dtype == "float32"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2  # the policy outlived each trial's cleanup

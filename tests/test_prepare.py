@@ -51,20 +51,21 @@ def test_cifar10_mini_split_sizes_and_cache_reuse(cifar10_mini: Path, tmp_path: 
     assert len({it["sha256"] for it in items}) == 6000
 
 
-def test_odd_files_are_used_or_skipped_with_reason(tmp_path: Path) -> None:
+def test_odd_files_are_used_or_skipped_with_reason(synth_dir: Path, tmp_path: Path) -> None:
     src = tmp_path / "src"
     write_odd_files(src / "odd")
-    write_odd_files(src / "odd" / "again")  # the same bytes again: every file is a duplicate
+    write_odd_files(src / "odd" / "again")  # the same bytes again: duplicates, or broken twice
+    shutil.copytree(synth_dir / "circle", src / "circle")  # a second class
     out = tmp_path / "out"
     proc = run_hpo("data", "prepare", src, "--out", out, "--image-size", "16", "--val", "0.1", "--test", "0.1")
     assert proc.returncode == 0, proc.stderr
     report = json.loads((out / "report.json").read_text())
     good = [n for n, ok in ODD_FILES.items() if ok]
-    bad = {f"odd/{n}" for n, ok in ODD_FILES.items() if not ok}
-    assert report["used"] == len(good)  # odd/again holds duplicates only
-    assert {s["path"] for s in report["skipped"]} == bad
+    bad = {f"odd/{d}{n}" for n, ok in ODD_FILES.items() if not ok for d in ("", "again/")}
+    assert report["used"] == len(good) + 20  # odd/again holds duplicates of usable files only
+    assert {s["path"] for s in report["skipped"]} == bad  # a broken file is broken first
     assert all(s["reason"] for s in report["skipped"])
-    assert report["duplicates"] == len(ODD_FILES)
+    assert report["duplicates"] == len(good)
     assert report["ignored"] == 2 * len(IGNORED_FILES)
     assert "skipped odd/truncated.jpg: corrupt or truncated" in proc.stdout
 

@@ -57,11 +57,12 @@ def register(sub: Any) -> None:
         "prepare",
         help="validate, decode once, split and cache a class-folder dataset",
         description=(
-            "Scan SRC/<class>/** (or Kaggle's SRC/raw-img/<class>/), decode every image once "
-            "(any mode -> RGB; shorter side resized, centre-cropped to a square), drop exact "
-            "duplicates, skip and list broken files, split train/val/test per class (seeded), and "
-            "write OUT/images.npy (uint8), OUT/manifest.json and OUT/report.json. Re-running "
-            "reuses the cache and decodes only new files."
+            "Scan SRC/<class>/** (or Kaggle's SRC/raw-img/<class>/; at least two classes), decode "
+            "every image once (any mode -> RGB; shorter side resized, centre-cropped to a square), "
+            "skip and list broken files and links, drop exact duplicates, split train/val/test per "
+            "class (seeded), and write OUT/images.npy (uint8), OUT/manifest.json (written last: it "
+            "commits the cache) and OUT/report.json. Re-running reuses the cache and decodes only "
+            "new files; an interrupted cache is detected and rebuilt."
         ),
     )
     p.add_argument("src", metavar="SRC", help="dataset folder with one sub-folder per class")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hpo.commands.search import ENV_HELP
 from hpo.errors import HpoError
 
 __all__ = ["register"]
@@ -31,16 +32,17 @@ def _max_cost(args: argparse.Namespace, config: Any) -> float | None:
 
 def _export(args: argparse.Namespace) -> int:
     from hpo.config import load_config
+    from hpo.export import check_export_out, export_study  # no TensorFlow until the retrain
     from hpo.search import load_data
+    from hpo.storage import storage_override
     from hpo.study import load_study
 
-    config = load_config(args.study).with_overrides(storage=args.storage)
+    config = load_config(args.study).with_overrides(storage=storage_override(args.storage))
+    out = Path(args.out or f"models/{config.study.name}")
+    check_export_out(config, out)  # before any data preparation or training
     max_cost = _max_cost(args, config)
     study = load_study(config)
-    from hpo.export import export_study  # TensorFlow: only once the arguments are known to be good
-
     data = load_data(config, Path(args.data) if args.data else None, progress=not args.no_progress)
-    out = Path(args.out or f"models/{config.study.name}")
     m = export_study(
         config, study, data, out, trial_number=args.trial, max_cost=max_cost, epochs=args.epochs, tflite=args.tflite,
         progress=not args.no_progress,
@@ -115,18 +117,21 @@ def register(sub: Any) -> None:
             "Retrain the best (or --trial N) trial's network on train+val for the epoch count at which "
             "it peaked, score it once on the test split, and write OUT/: saved_model/ (serving "
             "signature: float32 [N, H, W, 3] 0-255 pixels -> class probabilities), model.keras, "
-            "labels.json, preprocess.json, metrics.json, MODEL_CARD.md. The SavedModel is reloaded "
-            "and checked against the trained model."
+            "labels.json, preprocess.json, metrics.json, MODEL_CARD.md, SHA256SUMS. The SavedModel is "
+            "reloaded and checked against the trained model. OUT is checked before training (never a "
+            "folder holding other files); a previous export there is replaced in one atomic step."
         ),
     )
     e.add_argument("study", metavar="STUDY.toml", help="study file")
     e.add_argument("--trial", type=int, help="trial number (default: the best complete trial)")
     e.add_argument("--max-latency-ms", type=float, help="multi-objective: most accurate Pareto trial at most this fast")
     e.add_argument("--max-params", type=int, help="multi-objective: most accurate Pareto trial with at most N params")
-    e.add_argument("--out", metavar="DIR", help="output folder (default models/<study name>)")
+    e.add_argument(
+        "--out", metavar="DIR", help="output folder: new, empty or an earlier export (default models/<study name>)"
+    )
     e.add_argument("--epochs", type=int, help="retrain epochs (default: the trial's best epoch)")
     e.add_argument("--tflite", action="store_true", help="also write float16 and int8 .tflite files")
-    e.add_argument("--storage", metavar="URL", help="storage URL (overrides the file)")
+    e.add_argument("--storage", metavar="URL", help=f"storage URL (overrides the file){ENV_HELP}")
     e.add_argument("--data", metavar="DIR", help="prepared folder (default: prepare [data] source)")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
     e.set_defaults(func=_export)

@@ -4,16 +4,19 @@ Files in the output folder:
 
 - ``images.npy`` — ``uint8[N, S, S, 3]``, row ``i`` is ``manifest.json``'s ``items[i]``;
   opened memory-mapped, so no epoch decodes a JPEG and nothing needs to fit in RAM.
+- ``manifest.json`` — written last: it commits a preparation. Its ``images_sha256`` is the
+  content hash of the ``images.npy`` it was written for, checked on every load, so a crash
+  between the two files (new images, old manifest) is detected, never read as mismatched rows.
 - ``index.json`` — per source file ``[size, mtime_ns, sha256]`` so an unchanged file is not
   read again, and the reasons of files that failed to decode (by content hash).
 
-A re-run reuses every row whose content hash is already in ``images.npy`` at the same size
-and decodes only new files; with nothing new it rewrites nothing.
+A re-run reuses every row whose content hash is already in a verified ``images.npy`` at the
+same size and decodes only new files; with nothing new it rewrites nothing. An unverified
+cache (interrupted, edited, or a format-1 manifest without the hash) is rebuilt from scratch.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,29 +27,26 @@ import numpy as np
 from tqdm import tqdm
 
 from hpo.data.decode import RESIZE_MODE
-from hpo.data.scan import ScannedFile
-from hpo.fsutil import read_json, write_json
+from hpo.data.scan import ScannedFile, os_reason
+from hpo.errors import DataError
+from hpo.fsutil import crash_point, read_json, sha256_file, write_json
 
 __all__ = [
     "IMAGES_FILE",
     "INDEX_FILE",
     "MANIFEST_FILE",
+    "SCRATCH_FILES",
     "PreparedCache",
     "scratch_rows",
     "sha256_file",
+    "verified_images",
 ]
 
 IMAGES_FILE = "images.npy"
 INDEX_FILE = "index.json"
 MANIFEST_FILE = "manifest.json"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+#: Work files of an unfinished `prepare`; a later one (holding the folder's lock) deletes them.
+SCRATCH_FILES = (".decoded.tmp.npy", f".{IMAGES_FILE}.tmp")
 
 
 @contextmanager
@@ -79,54 +79,84 @@ class PreparedCache:
         self.broken: dict[str, str] = index.get("broken", {})
         self._old_order: list[str] = []
         self._old_images: np.ndarray | None = None
+        self._old_sha256 = ""
         manifest = _load_json(out / MANIFEST_FILE)
-        images_path = out / IMAGES_FILE
-        same_shape = manifest.get("image_size") == image_size and manifest.get("resize") == RESIZE_MODE
-        if same_shape and images_path.exists():
+        if manifest.get("image_size") == image_size and manifest.get("resize") == RESIZE_MODE:
             try:
-                images = np.load(images_path, mmap_mode="r")
-            except (OSError, ValueError):
-                images = None
-            order = [item["sha256"] for item in manifest.get("items", [])]
-            if images is not None and images.shape[0] == len(order):
-                self._old_images, self._old_order = images, order
+                self._old_images = verified_images(out, manifest)
+                self._old_order = [str(item["sha256"]) for item in manifest["items"]]
+                self._old_sha256 = str(manifest["images_sha256"])
+            except DataError:  # interrupted or edited: nothing in it can be trusted
+                self._old_images, self._old_order = None, []
         self._row = {sha: i for i, sha in enumerate(self._old_order)}
 
     def has_row(self, sha: str) -> bool:
         return sha in self._row
 
-    def file_hashes(self, files: Sequence[ScannedFile], progress: bool) -> list[str]:
-        """Content hash of every file; unchanged files (same size and mtime) are not re-read."""
-        hashes: list[str] = []
+    def file_hashes(self, files: Sequence[ScannedFile], progress: bool) -> tuple[dict[str, str], dict[str, str]]:
+        """Content hash of every readable file and the reason for every other one (a broken
+        symbolic link, no permission), by relative path; unchanged files (same size and
+        mtime) are not re-read."""
+        hashes: dict[str, str] = {}
+        unreadable: dict[str, str] = {}
         fresh: dict[str, list[Any]] = {}
         for f in tqdm(files, desc="hash", unit="file", disable=None if progress else True):
-            st = f.path.stat()
-            old = self._stat.get(f.rel)
-            same = old is not None and old[0] == st.st_size and old[1] == st.st_mtime_ns
-            sha = str(old[2]) if same and old is not None else sha256_file(f.path)
+            try:
+                st = f.path.stat()
+                old = self._stat.get(f.rel)
+                same = old is not None and old[0] == st.st_size and old[1] == st.st_mtime_ns
+                sha = str(old[2]) if same and old is not None else sha256_file(f.path)
+            except OSError as exc:
+                unreadable[f.rel] = os_reason(exc, f.path)
+                continue
             fresh[f.rel] = [st.st_size, st.st_mtime_ns, sha]
-            hashes.append(sha)
+            hashes[f.rel] = sha
         self._stat = fresh
-        return hashes
+        return hashes, unreadable
 
     def save_index(self) -> None:
         write_json(self.out / INDEX_FILE, {"files": self._stat, "broken": self.broken})
 
-    def write_images(self, order: Sequence[str], new_row: Callable[[str], np.ndarray]) -> bool:
+    def write_images(self, order: Sequence[str], new_row: Callable[[str], np.ndarray]) -> tuple[bool, str]:
         """Write ``images.npy`` with rows in ``order``; rows not cached come from ``new_row``.
 
-        Returns False (and writes nothing) when the cached file already holds exactly ``order``.
+        Returns whether the file was rewritten (not when the verified cache already holds
+        exactly ``order``) and its content hash, for the manifest that commits it.
         """
         if list(order) == self._old_order and self._old_images is not None:
-            return False
+            return False, self._old_sha256
         s = self.image_size
-        tmp = self.out / f".{IMAGES_FILE}.tmp"
+        tmp = self.out / SCRATCH_FILES[1]
         dest = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(order), s, s, 3))
         old = self._old_images
         for i, sha in enumerate(order):
             row = self._row.get(sha)
             dest[i] = old[row] if row is not None and old is not None else new_row(sha)
+            if i == len(order) // 2:
+                crash_point("images-partial")
         dest.flush()
         del dest
+        digest = sha256_file(tmp)
         os.replace(tmp, self.out / IMAGES_FILE)
-        return True
+        crash_point("images")
+        return True, digest
+
+
+def verified_images(out: Path, manifest: dict[str, Any]) -> np.ndarray:
+    """``out/images.npy`` memory-mapped, once checked to be the file ``manifest`` was written
+    for (shape and content hash); a `DataError` saying to prepare again otherwise."""
+    path = out / IMAGES_FILE
+    again = f"run `hpo data prepare` again ({out / MANIFEST_FILE})"
+    try:
+        expected = str(manifest["images_sha256"])
+        shape = (len(manifest["items"]), int(manifest["image_size"]), int(manifest["image_size"]), 3)
+    except (KeyError, TypeError, ValueError):
+        raise DataError(f"prepared data in {out} is from an older hpo or incomplete — {again}") from None
+    try:
+        images: np.ndarray = np.load(path, mmap_mode="r")
+        digest = sha256_file(path)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read {path} ({exc}) — {again}") from None
+    if images.shape != shape or digest != expected:
+        raise DataError(f"{path} is not the file its manifest was written for (interrupted prepare?) — {again}")
+    return images

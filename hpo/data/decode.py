@@ -20,6 +20,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
+from hpo.data.scan import os_reason
+
 __all__ = [
     "RESIZE_MODE",
     "DecodeError",
@@ -100,7 +102,7 @@ def decode_file(path: Path, size: int) -> np.ndarray:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise DecodeError(f"cannot read file ({exc.strerror or exc})") from exc
+        raise DecodeError(os_reason(exc, path)) from exc
     return decode_bytes(data, size)
 
 

@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from hpo.data.cache import MANIFEST_FILE, PreparedCache, scratch_rows
+from hpo.data.cache import MANIFEST_FILE, SCRATCH_FILES, PreparedCache, scratch_rows
 from hpo.data.decode import RESIZE_MODE, decode_many
 from hpo.data.scan import DatasetScan, ScannedFile, display_label, scan_dataset
 from hpo.data.split import SPLITS, check_fractions, stratified_split
 from hpo.errors import DataError
-from hpo.fsutil import file_lock, write_json
+from hpo.fsutil import crash_point, file_lock, write_json
 
 __all__ = ["REPORT_FILE", "PrepareResult", "format_summary", "prepare"]
 
@@ -35,12 +35,28 @@ class PrepareResult:
     report: dict[str, Any]
 
 
+def _resolved(path: Path, what: str) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop (Python < 3.13)
+        raise DataError(f"{what} {path} is a symbolic link loop — point it at a real folder") from None
+
+
 def _check_args(src: Path, out: Path, image_size: int, val: float, test: float) -> None:
     if not MIN_SIZE <= image_size <= MAX_SIZE:
         raise DataError(f"--image-size must be between {MIN_SIZE} and {MAX_SIZE}, got {image_size}")
     check_fractions(val, test)
-    if out.resolve().is_relative_to(src.resolve()) and src.exists():
+    if _resolved(out, "--out").is_relative_to(_resolved(src, "dataset folder")) and src.exists():
         raise DataError(f"--out {out} is inside the dataset folder {src} — write the cache elsewhere")
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out} is a file, not a folder — name a folder for the prepared data")
+
+
+def _make_out(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create --out {out} ({exc.strerror or exc}) — name a folder you can write") from None
 
 
 def prepare(
@@ -54,13 +70,51 @@ def prepare(
     workers: int | None = None,
     progress: bool = True,
 ) -> PrepareResult:
-    """Prepare ``src`` (class folders, or Kaggle's ``raw-img/`` layout) into ``out``."""
+    """Prepare ``src`` (class folders, or Kaggle's ``raw-img/`` layout) into ``out``.
+
+    ``manifest.json`` is written last and commits the preparation: a crash at any point
+    leaves the previous complete cache, or one that `load_prepared` refuses and the next
+    `prepare` rebuilds."""
     started = time.perf_counter()
     _check_args(src, out, image_size, val, test)
     scan = scan_dataset(src)
-    out.mkdir(parents=True, exist_ok=True)
+    if len(scan.classes) < 2:
+        raise DataError(
+            f"only one class folder ('{scan.classes[0]}') in {scan.root} — a classifier needs at least two; "
+            "add one sub-folder per class"
+        )
+    _make_out(out)
     with file_lock(out / ".prepare-lock"):  # workers sharing a folder prepare it once, in turn
+        for name in SCRATCH_FILES:  # left by a prepare that was killed (we hold the lock: none is running)
+            (out / name).unlink(missing_ok=True)
         return _prepare_locked(scan, out, image_size, val, test, seed, workers, progress, started)
+
+
+@dataclass
+class _Sorted:
+    """Each scanned file's fate, decided broken-first: an unreadable or undecodable file is
+    skipped with its reason even when other files hold the same bytes; only usable images
+    are de-duplicated."""
+
+    used: dict[str, ScannedFile]  # content hash -> first file with it, in scan order
+    skipped: list[dict[str, str]]
+    duplicates: list[dict[str, str]]
+
+
+def _sort_files(
+    scan: DatasetScan, hashes: dict[str, str], unreadable: dict[str, str], broken: dict[str, str]
+) -> _Sorted:
+    fate = _Sorted({}, [{"path": rel, "reason": reason} for rel, reason in scan.unreadable], [])
+    for f in scan.files:
+        sha = hashes.get(f.rel, "")
+        reason = unreadable.get(f.rel) or broken.get(sha)
+        if reason:
+            fate.skipped.append({"path": f.rel, "reason": reason})
+        elif sha in fate.used:
+            fate.duplicates.append({"path": f.rel, "same_as": fate.used[sha].rel})
+        else:
+            fate.used[sha] = f
+    return fate
 
 
 def _prepare_locked(
@@ -75,34 +129,29 @@ def _prepare_locked(
     started: float,
 ) -> PrepareResult:
     cache = PreparedCache(out, image_size)
-    hashes = cache.file_hashes(scan.files, progress)
-
-    unique: dict[str, ScannedFile] = {}
-    duplicate_paths: list[dict[str, str]] = []
-    for f, sha in zip(scan.files, hashes, strict=True):
-        if sha in unique:
-            duplicate_paths.append({"path": f.rel, "same_as": unique[sha].rel})
-        else:
-            unique[sha] = f
-
-    todo = [sha for sha in unique if not cache.has_row(sha) and sha not in cache.broken]
+    hashes, unreadable = cache.file_hashes(scan.files, progress)
+    first: dict[str, Path] = {}
+    for f in scan.files:
+        if f.rel in hashes:
+            first.setdefault(hashes[f.rel], f.path)
+    todo = [sha for sha in first if not cache.has_row(sha) and sha not in cache.broken]
     decoded: dict[str, int] = {}
     # decoded rows land on disk, not in RAM, until they are written in manifest order
-    with scratch_rows(out / ".decoded.tmp.npy", len(todo), image_size) as buf:
+    with scratch_rows(out / SCRATCH_FILES[0], len(todo), image_size) as buf:
         n_workers = workers or os.cpu_count() or 1
-        results = decode_many([unique[sha].path for sha in todo], image_size, n_workers, progress)
+        results = decode_many([first[sha] for sha in todo], image_size, n_workers, progress)
         for sha, result in zip(todo, results, strict=True):
             if isinstance(result, str):
                 cache.broken[sha] = result
             else:
                 buf[len(decoded)] = result
                 decoded[sha] = len(decoded)
-
-        used = [sha for sha in unique if sha not in cache.broken]
-        skipped = [{"path": f.rel, "reason": cache.broken[sha]} for sha, f in unique.items() if sha in cache.broken]
+        crash_point("decoded")
+        files = _sort_files(scan, hashes, unreadable, cache.broken)
+        used = list(files.used)
         by_class: dict[str, list[str]] = {c: [] for c in scan.classes}
-        for sha in used:
-            by_class[unique[sha].class_name].append(sha)
+        for sha, f in files.used.items():
+            by_class[f.class_name].append(sha)
         empty = [c for c, shas in by_class.items() if not shas]
         if empty:
             raise DataError(
@@ -110,9 +159,10 @@ def _prepare_locked(
                 "add images or remove the folder"
             )
         split_of = stratified_split(by_class, val, test, seed)
-        rewritten = cache.write_images(used, lambda sha: np.asarray(buf[decoded[sha]]))
-    cache.broken = {sha: cache.broken[sha] for sha in unique if sha in cache.broken}
+        rewritten, images_sha256 = cache.write_images(used, lambda sha: np.asarray(buf[decoded[sha]]))
+    cache.broken = {sha: cache.broken[sha] for sha in first if sha in cache.broken}
     cache.save_index()
+    crash_point("index")
 
     classes = [
         {
@@ -124,32 +174,34 @@ def _prepare_locked(
         for c, shas in by_class.items()
     ]
     manifest = {
-        "format": 1,
+        "format": 2,
         "root": str(scan.root),
         "image_size": image_size,
         "resize": RESIZE_MODE,
+        "images_sha256": images_sha256,
         "seed": seed,
         "fractions": {"val": val, "test": test},
         "classes": [{"name": c["name"], "label": c["label"]} for c in classes],
         "items": [
             {
-                "path": unique[h].rel,
-                "class": unique[h].class_name,
+                "path": files.used[h].rel,
+                "class": files.used[h].class_name,
                 "split": split_of[h],
                 "sha256": h,
             }
             for h in used
         ],
     }
-    write_json(out / MANIFEST_FILE, manifest)
+    write_json(out / MANIFEST_FILE, manifest)  # the commit point
+    crash_point("manifest")
     report = {
         "source": str(scan.root),
         "image_size": image_size,
         "used": len(used),
-        "skipped": skipped,
+        "skipped": files.skipped,
         "ignored": scan.ignored,
-        "duplicates": len(duplicate_paths),
-        "duplicate_paths": duplicate_paths,
+        "duplicates": len(files.duplicates),
+        "duplicate_paths": files.duplicates,
         "classes": classes,
         "splits": {s: sum(split_of[h] == s for h in used) for s in SPLITS},
         "decoded": len(todo),
@@ -158,6 +210,7 @@ def _prepare_locked(
         "seconds": round(time.perf_counter() - started, 3),
     }
     write_json(out / REPORT_FILE, report)
+    crash_point("report")
     return PrepareResult(out, report)
 
 

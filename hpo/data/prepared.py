@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from hpo.data.cache import IMAGES_FILE, MANIFEST_FILE
+from hpo.data.cache import MANIFEST_FILE, verified_images
 from hpo.data.split import SPLITS
 from hpo.errors import DataError
 from hpo.fsutil import read_json
@@ -61,16 +61,18 @@ def load_prepared(path: Path) -> PreparedData:
         )
     try:
         manifest = read_json(manifest_path)
-        images = np.load(path / IMAGES_FILE, mmap_mode="r")
     except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read prepared data in {path} ({exc}) — run `hpo data prepare` again") from exc
-    items = manifest["items"]
-    size = int(manifest["image_size"])
-    if images.shape != (len(items), size, size, 3):
-        raise DataError(f"{path / IMAGES_FILE} does not match {manifest_path} — run `hpo data prepare` again")
-    classes = tuple(ClassInfo(i, c["name"], c["label"]) for i, c in enumerate(manifest["classes"]))
-    class_index = {c.name: c.index for c in classes}
-    labels = np.fromiter((class_index[it["class"]] for it in items), dtype=np.int32, count=len(items))
-    split_names = np.array([it["split"] for it in items])
+        raise DataError(f"cannot read {manifest_path} ({exc}) — run `hpo data prepare` again") from None
+    if not isinstance(manifest, dict):
+        raise DataError(f"{manifest_path} is not a prepared-data manifest — run `hpo data prepare` again")
+    images = verified_images(path, manifest)  # the rows this manifest was written for, or a DataError
+    try:
+        items = manifest["items"]
+        classes = tuple(ClassInfo(i, str(c["name"]), str(c["label"])) for i, c in enumerate(manifest["classes"]))
+        class_index = {c.name: c.index for c in classes}
+        labels = np.fromiter((class_index[it["class"]] for it in items), dtype=np.int32, count=len(items))
+        split_names = np.array([str(it["split"]) for it in items])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"{manifest_path} is malformed ({exc!r}) — run `hpo data prepare` again") from None
     splits = {s: np.flatnonzero(split_names == s) for s in SPLITS}
-    return PreparedData(path, size, classes, images, labels, splits, manifest)
+    return PreparedData(path, int(manifest["image_size"]), classes, images, labels, splits, manifest)

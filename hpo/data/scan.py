@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ __all__ = [
     "ScannedFile",
     "display_label",
     "find_root",
+    "os_reason",
     "scan_dataset",
 ]
 
@@ -50,6 +52,16 @@ class DatasetScan:
     classes: tuple[str, ...]
     files: tuple[ScannedFile, ...]
     ignored: int  # hidden/system/non-image files
+    unreadable: tuple[tuple[str, str], ...] = ()  # (relative folder, reason): folders that cannot be listed
+
+
+def os_reason(exc: OSError, path: Path) -> str:
+    """Why ``path`` cannot be read, in words: a broken or looping symbolic link, or the OS error."""
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if exc.errno == errno.ENOENT and path.is_symlink():
+        return f"broken symbolic link (target {os.readlink(path)} missing)"
+    return f"cannot read file ({exc.strerror or exc})"
 
 
 def display_label(class_name: str) -> str:
@@ -68,7 +80,8 @@ def is_image_name(name: str) -> bool:
 def find_root(src: Path) -> Path:
     """The folder whose sub-folders are the classes; detects Kaggle's ``raw-img/`` layout."""
     if not src.exists():
-        raise DataError(f"dataset folder not found: {src} — pass the folder with one sub-folder per class")
+        link = " (a broken or looping symbolic link)" if src.is_symlink() else ""
+        raise DataError(f"dataset folder not found: {src}{link} — pass the folder with one sub-folder per class")
     if not src.is_dir():
         raise DataError(f"not a folder: {src} — pass the folder with one sub-folder per class")
     kaggle = src / "raw-img"
@@ -80,8 +93,18 @@ def scan_dataset(src: Path) -> DatasetScan:
     root = find_root(src).resolve()
     classes: list[str] = []
     files: list[ScannedFile] = []
+    unreadable: list[tuple[str, str]] = []
     ignored = 0
-    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError as exc:
+        raise DataError(f"cannot list the dataset folder {root} ({exc.strerror}) — check its permissions") from None
+
+    def unlisted(exc: OSError) -> None:
+        where = Path(exc.filename or root)
+        unreadable.append((where.relative_to(root).as_posix(), f"cannot list folder ({exc.strerror or exc})"))
+
+    for entry in entries:
         if _is_hidden(entry.name):
             ignored += entry.is_file()
             continue
@@ -89,7 +112,7 @@ def scan_dataset(src: Path) -> DatasetScan:
             ignored += 1
             continue
         classes.append(entry.name)
-        for dirpath, dirnames, filenames in os.walk(entry.path):
+        for dirpath, dirnames, filenames in os.walk(entry.path, onerror=unlisted):
             dirnames[:] = sorted(d for d in dirnames if not _is_hidden(d))
             for name in sorted(filenames):
                 if not is_image_name(name):
@@ -99,4 +122,4 @@ def scan_dataset(src: Path) -> DatasetScan:
                 files.append(ScannedFile(path, path.relative_to(root).as_posix(), entry.name))
     if not classes:
         raise DataError(f"no class folders in {root} — expected {root}/<class>/<image files>")
-    return DatasetScan(root, tuple(classes), tuple(files), ignored)
+    return DatasetScan(root, tuple(classes), tuple(files), ignored, tuple(unreadable))
