@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -46,21 +47,41 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hpo", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"hpo {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    _global_flags(parser, default=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     data_cmd.register(sub)
     search_cmd.register(sub)
     worker_cmd.register(sub)
     model_cmd.register(sub)
     watch_cmd.register(sub)
+    for command in _subcommands(parser):
+        _global_flags(command, default=argparse.SUPPRESS)  # `hpo trials X -v` == `hpo -v trials X`
     return parser
+
+
+def _global_flags(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument("-v", "--verbose", action="store_true", default=default, help="debug logs, one line per epoch")
+    parser.add_argument("-q", "--quiet", action="store_true", default=default, help="warnings and results only")
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every (nested) subcommand parser."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):  # aliases map to the same parser
+                found += [child, *_subcommands(child)]
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `hpo` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if args.verbose and args.quiet:
+        print("hpo: error: -v and -q contradict each other — give one", file=sys.stderr)
+        return 2
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
@@ -74,6 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hpo: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `hpo best X | head -2`: the reader left; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's final flush must not raise again
+        return 128 + 13  # as a process killed by SIGPIPE
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import IO
 
@@ -68,17 +68,25 @@ def plan_workers(n: int, gpus: Sequence[str], cores: int | None = None) -> list[
     return [WorkerPlan(f"w{i}", None, share) for i in range(n)]
 
 
-def _pump(prefix: str, stream: IO[str], lock: threading.Lock) -> None:
+def _pump(prefix: str, stream: IO[str], emit: Callable[[str], None]) -> None:
     for line in stream:
-        with lock:
-            sys.stdout.write(f"[{prefix}] {line}")
-            sys.stdout.flush()
+        emit(f"[{prefix}] {line.rstrip()}")
 
 
-def launch(plans: Sequence[WorkerPlan], worker_args: Sequence[str]) -> tuple[list[int], int | None]:
-    """Run ``hpo worker <worker_args>`` once per plan; returns their exit codes and the signal
-    that stopped the launcher (forwarded to every worker as SIGTERM), if any."""
-    lock = threading.Lock()
+_PRINT_LOCK = threading.Lock()
+
+
+def _print(line: str) -> None:
+    with _PRINT_LOCK:  # one pump thread per worker
+        print(line, flush=True)
+
+
+def launch(
+    plans: Sequence[WorkerPlan], worker_args: Sequence[str], emit: Callable[[str], None] = _print
+) -> tuple[list[int], int | None]:
+    """Run ``hpo worker <worker_args>`` once per plan, each output line passed to ``emit`` with
+    the worker's id; returns their exit codes and the signal that stopped the launcher
+    (forwarded to every worker as SIGTERM), if any."""
     procs: list[subprocess.Popen[str]] = []
     pumps: list[threading.Thread] = []
     for plan in plans:
@@ -90,7 +98,7 @@ def launch(plans: Sequence[WorkerPlan], worker_args: Sequence[str]) -> tuple[lis
         )
         procs.append(proc)
         assert proc.stdout is not None
-        pump = threading.Thread(target=_pump, args=(plan.worker_id, proc.stdout, lock), daemon=True)
+        pump = threading.Thread(target=_pump, args=(plan.worker_id, proc.stdout, emit), daemon=True)
         pump.start()
         pumps.append(pump)
 

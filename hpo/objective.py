@@ -40,6 +40,7 @@ from hpo.worker import visible_gpus_attr
 __all__ = [
     "GAP_CONSTRAINT",
     "METRIC",
+    "EpochHook",
     "Objective",
     "TrialFailed",
     "fit_history_attrs",
@@ -80,6 +81,20 @@ class _EpochLog(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._t0)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
+
+
+#: (trial number, epoch 1-based, epochs, val accuracy) after every epoch
+EpochHook = Callable[[int, int, int, "float | None"], None]
+
+
+class _EpochHookCallback(keras.callbacks.Callback):
+    def __init__(self, hook: EpochHook, trial: int, epochs: int) -> None:
+        super().__init__()
+        self.hook, self.trial, self.epochs = hook, trial, epochs
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        value = (logs or {}).get(METRIC)
+        self.hook(self.trial, epoch + 1, self.epochs, float(value) if value is not None else None)
 
 
 class _ReportOnly(keras.callbacks.Callback):
@@ -136,12 +151,18 @@ class Objective:
     """Callable for ``study.optimize``; holds the data and config, nothing per trial."""
 
     def __init__(
-        self, config: StudyConfig, data: PreparedData, worker: str = "", on_start: Callable[[], None] | None = None
+        self,
+        config: StudyConfig,
+        data: PreparedData,
+        worker: str = "",
+        on_start: Callable[[], None] | None = None,
+        on_epoch: EpochHook | None = None,
     ) -> None:
         self.config = config
         self.data = data
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.on_start = on_start  # e.g. release the slot lock once the trial exists
+        self.on_epoch = on_epoch  # e.g. the status line: (trial, epoch 1-based, epochs, val accuracy)
         self.current: int | None = None  # number of the trial being trained
 
     def _measure_overfit(self, trial: optuna.Trial, model: keras.Model, curve: list[float]) -> None:
@@ -176,6 +197,8 @@ class Objective:
         steps = math.ceil(len(data.splits["train"]) / params.batch_size)
         log = _EpochLog()
         callbacks: list[keras.callbacks.Callback] = [log]
+        if self.on_epoch is not None:
+            callbacks.append(_EpochHookCallback(self.on_epoch, trial.number, epochs))
         if trial.user_attrs.get(BASELINE_ATTR) and not cfg.multi_objective:
             callbacks.append(_ReportOnly(trial))
         elif not cfg.multi_objective:  # Optuna takes no intermediate values from multi-objective trials

@@ -7,7 +7,6 @@ restarted search resumes where it stopped and never runs past ``n_trials``.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from hpo.data import load_prepared, prepare
 from hpo.data.prepared import PreparedData
 from hpo.errors import HpoError
 from hpo.outage import StorageOutage, storage_failure
+from hpo.progress import SearchProgress
 from hpo.slots import Slot, SlotLock, claim
 from hpo.study import FINISHED, accuracy, best_by_accuracy, epochs_run, feasible, open_study
 
@@ -166,10 +166,12 @@ def run_search(
     data: PreparedData,
     *,
     on_trial: Callable[[str], None] | None = None,
+    progress: SearchProgress | None = None,
     max_failures: int = 5,
     worker: str = "",
 ) -> optuna.Study:
     """Optimize the study until it holds ``n_trials`` finished trials (or the timeout).
+    ``progress``: what is shown while it runs (default: one plain line per finished trial).
 
     Raises `SearchInterrupted` on SIGINT (or SIGTERM turned into KeyboardInterrupt)."""
     from hpo.objective import Objective, TrialFailed  # imports TensorFlow
@@ -181,12 +183,15 @@ def run_search(
     if done >= cap:
         log.info("study %s already has %d finished trials (cap %d)", config.study.name, done, cap)
         return study
-    emit = on_trial or (lambda line: print(line, file=sys.stdout, flush=True))
+    progress = progress or SearchProgress(cap, config.study.timeout, live=False)
+    emit = on_trial or progress.line
+    progress.refresh(study)
     guard = FailureGuard(max_failures)
     lock = SlotLock(study._storage, study.study_name, config.study.storage)
-    objective = Objective(config, data, worker, on_start=lock.release)
+    objective = Objective(config, data, worker, on_start=lock.release, on_epoch=progress.epoch)
     callbacks: list[Callable[[optuna.Study, FrozenTrial], None]] = [
         lambda s, t: emit(trial_line(s, t)),
+        progress.trial_done,
         MaxTrialsCallback(cap, states=FINISHED),
         guard,
     ]

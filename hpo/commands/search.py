@@ -47,15 +47,26 @@ def _plan(args: argparse.Namespace) -> list[Any]:
     return plan_workers(args.workers, gpus)
 
 
+def progress_for(args: argparse.Namespace, config: Any) -> Any:
+    """The status line of `hpo search` / `hpo worker` (live on a terminal, plain lines elsewhere)."""
+    from hpo.progress import SearchProgress
+
+    quiet = args.quiet or getattr(args, "no_progress", False)
+    return SearchProgress(config.study.n_trials, config.study.timeout, verbose=args.verbose, quiet=quiet)
+
+
 def _launch(args: argparse.Namespace, config: Any, data_dir: Path, plans: list[Any]) -> int:
-    """N worker processes on the study; returns the worst exit code."""
+    """N worker processes on the study, their lines under one status line polled from the
+    study; returns the exit status."""
     import os
+    import threading
 
     from hpo.launcher import launch
     from hpo.storage import STORAGE_ENV
-    from hpo.study import open_study
+    from hpo.study import load_study, open_study
 
     open_study(config)  # create the study and enqueue the baseline once, before the workers race
+    progress = progress_for(args, config)
     gpus = [p.gpu for p in plans if p.gpu is not None]
     where = f"GPUs {', '.join(gpus)}" if gpus else f"CPU, {plans[0].threads} thread(s) each"
     print(f"Launching {len(plans)} workers ({where})", flush=True)
@@ -63,8 +74,22 @@ def _launch(args: argparse.Namespace, config: Any, data_dir: Path, plans: list[A
     for flag, value in (("--n-trials", args.n_trials), ("--timeout", args.timeout)):
         if value is not None:
             worker_args += [flag, str(value)]
+    worker_args += ["-v"] if args.verbose else []
     os.environ[STORAGE_ENV] = config.study.storage  # inherited by the workers, not shown by `ps`
-    codes, signum = launch(plans, worker_args)
+    stop = threading.Event()
+
+    def poll() -> None:
+        study = load_study(config)
+        while not stop.wait(2.0):
+            progress.poll(study, config.training.max_epochs)
+
+    if progress.live:
+        threading.Thread(target=poll, daemon=True, name="hpo-poll").start()
+    try:
+        codes, signum = launch(plans, worker_args, emit=progress.line)
+    finally:
+        stop.set()
+        progress.close()
     if signum is not None:  # forwarded to the workers, which re-queued their trials and stopped
         print(f"Stopped by {signal.Signals(signum).name}. Run the same command again to resume.", flush=True)
         return 128 + signum
@@ -94,11 +119,17 @@ def _search(args: argparse.Namespace) -> int:
     else:
         install_signal_handlers()
         configure_tensorflow(mixed_precision=config.training.mixed_precision)
+        progress = progress_for(args, config)
+        ticker = progress.ticker()
         try:
-            run_search(config, data)
+            run_search(config, data, progress=progress)
         except SearchInterrupted as exc:
+            progress.close()
             print(f"Stopped by signal ({exc}). Run the same command again to resume.")
             code = interrupted_exit_code()
+        finally:
+            ticker.set()
+            progress.close()
     print(format_summary(study_summary(load_study(config), config)))
     print(f"Wall time {elapsed(started)}. Next: hpo trials {args.study}")
     return code
@@ -133,7 +164,11 @@ def register(sub: Any) -> None:
         description=(
             "Prepare the study's data (cached), open or create the Optuna study, enqueue the seed "
             "baseline as trial 0, and run trials until the study holds n_trials finished trials. "
-            "Re-running resumes; the cap holds across restarts. One line per finished trial."
+            "Re-running resumes; the cap holds across restarts. On a terminal a status line shows "
+            "the running trial's epoch, the best so far and the time left; elsewhere one line per "
+            "finished trial (and per epoch with -v). Exit status: 0 once the study reached its cap "
+            "or timeout, 130 after Ctrl-C and 143 after SIGTERM (the running trial is re-queued "
+            "first; run again to resume), 2 for bad input, 75 when the storage does not answer."
         ),
     )
     s.add_argument("study", metavar="STUDY.toml", help="study file, e.g. studies/demo.toml")

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hpo.commands.search import ENV_HELP
+from hpo.commands.search import ENV_HELP, progress_for
 from hpo.errors import HpoError
 
 __all__ = ["register"]
@@ -28,11 +28,17 @@ def _worker(args: argparse.Namespace) -> int:
     data = load_data(config, Path(args.data) if args.data else None, progress=False)
     name = worker_name(args.id or os.environ.get("HPO_WORKER_ID"))
     print(f"worker {name} joined study {config.study.name}", flush=True)
+    progress = progress_for(args, config)
+    ticker = progress.ticker()
     try:
-        run_search(config, data, worker=name)
+        run_search(config, data, worker=name, progress=progress)
     except SearchInterrupted as exc:
+        progress.close()
         print(f"worker {name} stopped by signal ({exc}); exiting cleanly", flush=True)
         return interrupted_exit_code()
+    finally:
+        ticker.set()
+        progress.close()
     print(f"worker {name} done: the study reached its cap or timeout", flush=True)
     return 0
 
