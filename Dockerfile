@@ -32,7 +32,7 @@ COPY pyproject.toml ./
 # hadolint ignore=DL3013
 RUN mkdir hpo && touch hpo/__init__.py README.md \
  && pip install '.[gpu,postgres]' \
- && pip uninstall --yes hpo
+ && pip uninstall --yes hpo-keras
 
 # Layer 2, hpo itself: a code change rebuilds only this. `pip check`: layer 1 still satisfies it.
 COPY README.md ./

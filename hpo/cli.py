@@ -81,11 +81,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("hpo: error: -v and -q contradict each other — give one", file=sys.stderr)
         return 2
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO,
+        level=logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    logging.getLogger("tensorflow").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    if args.verbose:  # hpo's own debug lines; other libraries' stay at INFO
+        logging.getLogger("hpo").setLevel(logging.DEBUG)
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)
     try:
         return int(args.func(args) or 0)
     except HpoError as exc:

@@ -64,7 +64,7 @@ def test_four_gpu_workers_share_the_default_sqlite_file(synth_dir: Path, tmp_pat
     assert proc.returncode == 0, out
     assert "Launching 4 workers (GPUs 0, 1, 2, 3)" in out
     assert "locked" not in out.lower() and "Traceback" not in out
-    trials = optuna.load_study(study_name="shared", storage=f"sqlite:///{tmp_path / 'shared.db'}").gettrials_of()
+    trials = optuna.load_study(study_name="shared", storage=f"sqlite:///{tmp_path / 'shared.db'}").get_trials()
     assert_complete_study(trials, 40)
     seen = {str(t.user_attrs["worker"]).split("@")[0]: t.user_attrs["cuda_visible_devices"] for t in trials}
     assert seen == {"w0": "0", "w1": "1", "w2": "2", "w3": "3"}, seen
