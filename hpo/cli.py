@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from hpo import __version__
 from hpo.commands import data as data_cmd
+from hpo.commands import init as init_cmd
 from hpo.commands import model as model_cmd
 from hpo.commands import search as search_cmd
 from hpo.commands import watch as watch_cmd
@@ -23,6 +24,7 @@ DESCRIPTION = """\
 Hyperparameter optimization for image classifiers (Optuna + Keras).
 
 Typical flow:
+  hpo init data/mydata                                      inspect a dataset, write studies/mydata.toml
   hpo data prepare data/animals10 --out data/animals10-64   decode, validate, split, cache
   hpo data synth data/synth                                 generate a small demo dataset
   hpo data fetch animals10                                  download Animals-10 (Kaggle)
@@ -49,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hpo {__version__}")
     _global_flags(parser, default=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    init_cmd.register(sub)
     data_cmd.register(sub)
     search_cmd.register(sub)
     worker_cmd.register(sub)

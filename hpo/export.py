@@ -26,7 +26,6 @@ import numpy as np
 import optuna
 
 from hpo.config import StudyConfig
-from hpo.data.decode import RESIZE_MODE
 from hpo.data.prepared import PreparedData
 from hpo.errors import HpoError, OutputError
 from hpo.fsutil import (
@@ -41,13 +40,21 @@ from hpo.fsutil import (
     write_text,
 )
 from hpo.metrics import classification_metrics
-from hpo.model_card import model_card
-from hpo.study import EXPORT_ATTR, accuracy
+from hpo.model_card import model_card, preprocess_contract
+from hpo.study import EXPORT_ATTR, ExportRecord, accuracy
 
 if TYPE_CHECKING:
     from hpo.retrain import Retrained
 
-__all__ = ["EXPORT_ATTR", "EXPORT_ENTRIES", "MAX_ABS_DIFF", "ExportError", "check_export_out", "export_study"]
+__all__ = [
+    "EXPORT_ATTR",
+    "EXPORT_ENTRIES",
+    "MAX_ABS_DIFF",
+    "ExportError",
+    "check_export_out",
+    "export_study",
+    "relative_path",
+]
 
 log = logging.getLogger(__name__)
 MAX_ABS_DIFF = 1e-5
@@ -59,6 +66,16 @@ EXPORT_ENTRIES = frozenset(
 
 class ExportError(HpoError):
     """The written model does not behave like the trained one."""
+
+
+def relative_path(path: Path, start: Path) -> str:
+    """``path`` relative to the folder ``start`` (POSIX separators, ``..`` where needed), so that
+    a reader resolves it against its own copy of ``start``; absolute where no relative path
+    exists (another drive on Windows)."""
+    try:
+        return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()
+    except ValueError:
+        return str(path.resolve())
 
 
 def _foreign_entries(folder: Path) -> list[str]:
@@ -172,14 +189,7 @@ def _write(folder: Path, config: StudyConfig, data: PreparedData, r: Retrained, 
     model.save(folder / "model.keras")
     diff = _verify_reload(folder / "saved_model", model, test_x[:64].astype(np.float32))
     write_json(folder / "labels.json", labels)
-    preprocess = {
-        "image_size": data.image_size,
-        "channels": "RGB",
-        "resize": RESIZE_MODE,
-        "input": "float32 [N, H, W, 3], raw 0-255 pixels; scaling (1/255) is inside the model",
-        "decode": "hpo.data.decode.decode_file (EXIF orientation, any mode -> RGB, alpha on white)",
-    }
-    write_json(folder / "preprocess.json", preprocess)
+    write_json(folder / "preprocess.json", preprocess_contract(data.image_size, len(labels)))
     metrics: dict[str, Any] = {
         "study": config.study.name,
         "trial": r.trial.number,
@@ -195,7 +205,8 @@ def _write(folder: Path, config: StudyConfig, data: PreparedData, r: Retrained, 
         "test": test,
         "split_sizes": {s: len(v) for s, v in data.splits.items()},
         "image_size": data.image_size,
-        "source": data.manifest.get("root", ""),
+        # from the export folder (``folder`` is its sibling until the swap, so the same path)
+        "source": relative_path(Path(root), folder) if (root := data.manifest.get("root")) else "",
         "saved_model_size_mb": size_mb(folder / "saved_model"),
         "reload_max_abs_diff": diff,
     }
@@ -232,6 +243,9 @@ def export_study(
         metrics = _write(tmp, config, data, r, tflite)
         dest = check_export_out(config, out)
         replace_dir(tmp, dest)
-    record = {k: metrics[k] for k in ("trial", "test_accuracy", "epochs", "param_count")}
-    study.set_user_attr(EXPORT_ATTR, {**record, "path": str(dest)})  # for the report
+    record = ExportRecord(
+        path=relative_path(dest, config.path.parent),
+        **{k: metrics[k] for k in ("trial", "test_accuracy", "epochs", "param_count")},
+    )
+    study.set_user_attr(EXPORT_ATTR, record.to_attr())  # for the report, on whichever host builds it
     return metrics

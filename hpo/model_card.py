@@ -1,18 +1,90 @@
-"""MODEL_CARD.md for an export: data, parameters, metrics, intended use, limitations."""
+"""What an export says about itself: MODEL_CARD.md (data, parameters, metrics, intended use,
+limitations) and ``preprocess.json`` (how to turn an image into the model's input, in words and
+fields a consumer can follow without hpo)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from hpo.data.decode import RESIZE_MODE
 from hpo.data.scan import ANIMALS10_LABELS
 
-__all__ = ["model_card"]
+__all__ = ["PREPROCESS_FORMAT", "model_card", "preprocess_contract"]
+
+PREPROCESS_FORMAT = 2  # 1 (no "format" key): image_size, channels, resize, input, decode
+REDUCING_GAP = 3.0  # what `hpo.data.decode.fit_square` passes to Pillow's Image.resize
+
+
+def preprocess_contract(image_size: int, n_classes: int) -> dict[str, Any]:
+    """``preprocess.json``: the contract of `hpo.data.decode` and `hpo.model.build_cnn`, stated
+    so that a program in any language can prepare images exactly as the model saw them."""
+    s = image_size
+    summary = (
+        f"Decode the image file, apply its EXIF orientation, convert it to RGB (transparent pixels on white), "
+        f"scale its shorter side to {s} px with Pillow's antialiased bicubic filter, keep the centre {s}x{s} "
+        f"square, and feed the 0-255 pixel values unscaled as float32 [N, {s}, {s}, 3] (NHWC, channels R, G, B). "
+        f"The model returns [N, {n_classes}] class probabilities in the order of labels.json."
+    )
+    return {
+        "format": PREPROCESS_FORMAT,
+        "summary": summary,
+        "image_size": s,
+        "steps": [
+            "Decode the file (JPEG, PNG, WebP, BMP, GIF: its first frame, ...).",
+            "Apply the EXIF Orientation tag (rotate/flip as the camera recorded; Pillow: ImageOps.exif_transpose).",
+            "Convert to 8-bit RGB: an alpha channel or a palette's transparent colour is composited on opaque "
+            "white (255, 255, 255); greyscale, palette and CMYK images are converted; 16-bit and 32-bit "
+            "greyscale is scaled to 8 bits (see bit_depth).",
+            f"Scale the shorter side to {s} px, keeping the aspect ratio, and keep the centre {s}x{s} square "
+            "(the longer side is cut equally at both ends), with Pillow's antialiased bicubic filter.",
+            f"Stack the images into a float32 array [N, {s}, {s}, 3] holding the 0-255 pixel values as they are: "
+            "no division by 255, no mean/std normalisation (the model rescales by 1/255 as its first layer).",
+            f"Read the output [N, {n_classes}] as softmax probabilities; column i is the class with index i "
+            "in labels.json.",
+        ],
+        "orientation": "EXIF Orientation tag applied",
+        "alpha": "composited on white (255, 255, 255)",
+        "bit_depth": (
+            "8 bits per channel; a 16-bit or 32-bit greyscale value v becomes round(v * 255 / 65535), or v "
+            "itself when no value in the image exceeds 255 (a float image whose values are at most 1: "
+            "round(v * 255)), then grey R = G = B"
+        ),
+        "channel_order": "RGB",
+        "resize": {
+            "rule": RESIZE_MODE,
+            "shorter_side": s,
+            "crop": "centre",
+            "filter": "bicubic, antialiased",
+            "library": "Pillow",
+            "reducing_gap": REDUCING_GAP,
+            "jpeg_draft": True,
+            "pillow": (
+                f"side = min(w, h); box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2); "
+                f"img.resize(({s}, {s}), Image.Resampling.BICUBIC, box=box, reducing_gap={REDUCING_GAP}). "
+                f"JPEG files are opened with img.draft(img.mode, ({s}, {s})) first (libjpeg's DCT downscale, "
+                f"never below {s} px), as in training."
+            ),
+        },
+        "input": {
+            "layout": "NHWC",
+            "shape": [None, s, s, 3],
+            "dtype": "float32",
+            "pixel_values": "0-255 (the uint8 pixel values, unscaled)",
+            "scaling": "inside the model (x / 255)",
+        },
+        "output": {"shape": [None, n_classes], "values": "probabilities (softmax)", "labels": "labels.json"},
+    }
 
 
 def _table(rows: list[list[str]]) -> list[str]:
     out = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
     return out
+
+
+def _where(path: str) -> str:
+    return "" if not path or Path(path).is_absolute() else " (from this folder)"
 
 
 def model_card(metrics: dict[str, Any], labels: list[dict[str, Any]]) -> str:
@@ -27,18 +99,18 @@ def model_card(metrics: dict[str, Any], labels: list[dict[str, Any]]) -> str:
         f"A from-scratch CNN found by an Optuna search (`hpo`), trial {metrics['trial']}"
         f"{' — the seed baseline' if metrics.get('baseline') else ''}, retrained on train+val for "
         f"{metrics['epochs']} epochs ({metrics['training_seconds']:.0f} s). "
-        f"{metrics['param_count']:,} parameters. Input: RGB images "
-        f"{metrics['image_size']}x{metrics['image_size']}, raw 0-255 pixels (float32); scaling is "
-        "inside the model. Output: probabilities over the classes in `labels.json`.",
+        f"{metrics['param_count']:,} parameters.",
+        "",
+        "Input and output (`preprocess.json` holds the same contract as fields): "
+        + preprocess_contract(metrics["image_size"], len(labels))["summary"],
         "",
         "Hyperparameters:",
         "",
         *_table([["parameter", "value"], *[[k, str(v)] for k, v in metrics["params"].items()]]),
         "",
         "## Data",
-        f"Source: `{metrics['source']}`; {sizes['train']} train / {sizes['val']} val / {sizes['test']} test "
-        "images, stratified by class, exact duplicates removed. Images are resized shorter-side-first "
-        "and centre-cropped (`preprocess.json`).",
+        f"Source: `{metrics['source']}`{_where(metrics['source'])}; {sizes['train']} train / {sizes['val']} val / "
+        f"{sizes['test']} test images, stratified by class, exact duplicates removed.",
         "",
         "## Metrics (test split, scored once)",
         f"Accuracy **{metrics['test_accuracy']:.4f}**, macro F1 {metrics['test']['macro_f1']:.4f}.",

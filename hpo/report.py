@@ -1,9 +1,15 @@
-"""`hpo report`: one self-contained HTML file (plotly.js inlined, no CDN, works offline)."""
+"""`hpo report`: one self-contained HTML file (plotly.js inlined, no CDN, works offline).
+
+Every section shows its figure or says in words why there is none (too few complete trials, a
+switchable parameter in no complete trial, an export the study records but this host lacks);
+figures that leave parameters out list them with the reason."""
 
 from __future__ import annotations
 
 import html
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,64 +18,87 @@ import plotly.graph_objects as go
 
 from hpo.config import StudyConfig
 from hpo.fsutil import read_json, write_text
-from hpo.report_figures import (
-    SLICE_PARAMS,
-    confusion_figure,
-    history_figure,
-    learning_curves,
-    on_accuracy,
-    optuna_figure,
-    pareto_figure,
-    per_class_table,
-    states_figure,
-)
-from hpo.study import EXPORT_ATTR
+from hpo.report_figures import SLICE_PARAMS, NoPlot, confusion_figure, learning_curves, per_class_table, states_figure
+from hpo.report_params import VIZ, StudyViews
+from hpo.study import EXPORT_ATTR, ExportRecord
 from hpo.summary import format_summary, study_summary
 
-__all__ = ["build_report", "default_report_path"]
+__all__ = ["Panel", "build_report", "default_report_path", "report_panels"]
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }
 h1 { margin-bottom: .2rem; } .meta { color: #666; margin-top: 0; }
 pre { background: #f6f8fa; padding: 1rem; border-radius: 6px; white-space: pre-wrap; }
-section { margin: 2rem 0; } .note { color: #666; font-style: italic; }
+section { margin: 2rem 0; } .note { color: #666; font-style: italic; } .why { color: #8a4b00; }
 """
+
+
+@dataclass
+class Panel:
+    """One report section: its figure, or ``why_not``; ``left_out``: parameters the figure lacks, and why."""
+
+    title: str
+    note: str = ""
+    figure: go.Figure | None = None
+    why_not: str = ""
+    left_out: list[str] = field(default_factory=list)
+
+
+def _panel(title: str, build: Callable[[], go.Figure], note: str = "", left_out: list[str] | None = None) -> Panel:
+    try:
+        return Panel(title, note, build(), left_out=left_out or [])
+    except NoPlot as exc:
+        return Panel(title, note, why_not=str(exc), left_out=left_out or [])
 
 
 def default_report_path(config: StudyConfig) -> Path:
     return config.path.resolve().parent / config.study.name / "report.html"
 
 
-def _export_metrics(study: optuna.Study) -> dict[str, Any] | None:
-    record = study.user_attrs.get(EXPORT_ATTR)
-    if not isinstance(record, dict):
-        return None
-    path = Path(str(record.get("path", ""))) / "metrics.json"
-    try:
-        metrics = read_json(path)
-    except (OSError, ValueError):
-        return None
-    return metrics if isinstance(metrics, dict) else None
-
-
-def _sections(study: optuna.Study, config: StudyConfig) -> list[tuple[str, go.Figure | None, str]]:
-    params = {p for t in study.get_trials(deepcopy=False) for p in t.params}
-    sliced = [p for p in SLICE_PARAMS if p in params]
-    acc = on_accuracy(study)
-    sections: list[tuple[str, go.Figure | None, str]] = [
-        ("Optimization history", history_figure(study), "Best val accuracy so far; dashed line: the seed baseline."),
-        ("Learning curves", learning_curves(study), "Val accuracy per epoch; dotted orange: pruned trials."),
-        ("Trial states", states_figure(study, config.training.max_epochs), ""),
-        (
-            "Hyperparameter importances",
-            optuna_figure(optuna.visualization.plot_param_importances, study, **acc),
-            "fANOVA importance of each parameter for val accuracy (needs several complete trials).",
+def _study_panels(study: optuna.Study, config: StudyConfig) -> list[Panel]:
+    v = StudyViews(study)
+    sliced = [p for p in SLICE_PARAMS if p in v.searched]
+    shown = v.in_some_complete(sliced)
+    panels = [
+        _panel("Optimization history", v.history, "Best val accuracy so far; dashed line: the seed baseline."),
+        _panel(
+            "Learning curves", lambda: learning_curves(study), "Val accuracy per epoch; dotted orange: pruned trials."
         ),
-        ("Parallel coordinates", optuna_figure(optuna.visualization.plot_parallel_coordinate, study, **acc), ""),
-        (
+        _panel("Trial states", lambda: states_figure(study, config.training.max_epochs)),
+        _panel(
+            "Hyperparameter importances",
+            v.importances,
+            "How much each parameter matters for reaching the best val accuracies (Optuna's PED-ANOVA: the "
+            "top 10 % of complete trials against all of them); a switchable parameter over the trials that have it.",
+            v.left_out(sorted(v.searched), somewhere=False),
+        ),
+        _panel(
+            "Contour of the two most important parameters",
+            lambda: v.plot(VIZ.plot_contour, params=v.top(2)),
+            "Val accuracy interpolated between the complete trials (dots).",
+        ),
+        _panel(
+            "Rank of the most important parameters",
+            lambda: v.plot(VIZ.plot_rank, params=v.top(3)),
+            "Each complete trial at its parameter values, coloured by val accuracy: where the good trials gather.",
+        ),
+        _panel(
+            "Parallel coordinates",
+            lambda: v.plot(VIZ.plot_parallel_coordinate),
+            "One line per complete trial; a trial without a switchable parameter sits on that axis's 'None' tick.",
+            v.left_out(sorted(v.searched), somewhere=False),
+        ),
+        _panel(
             "Slices",
-            optuna_figure(optuna.visualization.plot_slice, study, params=sliced, **acc) if sliced else None,
-            f"Val accuracy against {', '.join(sliced)}.",
+            lambda: v.slices(sliced),
+            f"Val accuracy against {', '.join(shown)}." if shown else "",
+            v.left_out(sliced, somewhere=True),
+        ),
+        _panel(
+            "Empirical distribution of val accuracy",
+            lambda: v.plot(VIZ.plot_edf, n=2),
+            "Share of complete trials at or below each val accuracy: the further right the curve rises, "
+            "the more of the search found good models.",
         ),
     ]
     if config.multi_objective:
@@ -78,36 +107,90 @@ def _sections(study: optuna.Study, config: StudyConfig) -> list[tuple[str, go.Fi
             f"Each point a trial: val accuracy against {cost}; the front is the trials no other beats on "
             "both. Multi-objective studies are not pruned (Optuna can't), trials stop early instead."
         )
-        sections.insert(0, ("Pareto front", pareto_figure(study, cost), note))
-    metrics = _export_metrics(study)
-    if metrics is not None:
-        sections.append(("Exported model: confusion matrix", confusion_figure(metrics), ""))
-        sections.append(("Exported model: per-class metrics", per_class_table(metrics), ""))
-    return sections
+        panels.insert(0, _panel("Pareto front", lambda: v.pareto(cost), note))
+    return panels
+
+
+def _export_metrics(study: optuna.Study, config: StudyConfig) -> dict[str, Any]:
+    """The recorded export's metrics.json, resolved against this study file's folder, or `NoPlot`."""
+    record = ExportRecord.of(study)
+    if record is None:
+        if EXPORT_ATTR in study.user_attrs:
+            raise NoPlot(f"the study's export record is not one this hpo reads: {study.user_attrs[EXPORT_ATTR]!r}")
+        raise NoPlot(f"no export recorded for this study yet (`hpo export {config.path.name}` writes one)")
+    study_dir = config.path.resolve().parent
+    path = record.folder(study_dir) / "metrics.json"
+    recorded = (
+        "an absolute path, as exports before relative paths recorded it (export again to record it relative)"
+        if Path(record.path).is_absolute()
+        else f"relative to the study file's folder {study_dir}"
+    )
+    try:
+        metrics = read_json(path)
+    except OSError as exc:
+        raise NoPlot(
+            f"cannot read {path} ({exc.strerror}); the study records the export as {record.path!r}, {recorded}"
+        ) from None
+    except ValueError as exc:
+        raise NoPlot(f"{path} is not JSON ({exc})") from None
+    if not isinstance(metrics, dict):
+        raise NoPlot(f"{path} is not an export's metrics")
+    return metrics
+
+
+def _export_panels(study: optuna.Study, config: StudyConfig) -> list[Panel]:
+    try:
+        metrics = _export_metrics(study, config)
+    except NoPlot as exc:
+        return [Panel("Exported model", why_not=str(exc))]
+
+    def checked(make: Callable[[dict[str, Any]], go.Figure]) -> Callable[[], go.Figure]:
+        def build() -> go.Figure:
+            try:
+                return make(metrics)
+            except (KeyError, TypeError, IndexError, ValueError) as exc:
+                raise NoPlot(f"the export's metrics.json lacks or garbles {exc}") from None
+
+        return build
+
+    return [
+        _panel("Exported model: confusion matrix", checked(confusion_figure)),
+        _panel("Exported model: per-class metrics", checked(per_class_table)),
+    ]
+
+
+def report_panels(study: optuna.Study, config: StudyConfig) -> list[Panel]:
+    """Every section of the report, in order."""
+    return _study_panels(study, config) + _export_panels(study, config)
+
+
+def _section(panel: Panel, with_plotly: bool) -> str:
+    parts = [f"<section><h2>{html.escape(panel.title)}</h2>"]
+    if panel.note:
+        parts.append(f"<p class='note'>{html.escape(panel.note)}</p>")
+    if panel.figure is None:
+        parts.append(f"<p class='why'>Not drawn: {html.escape(panel.why_not)}.</p>")
+    else:
+        panel.figure.update_layout(template="plotly_white", height=480)
+        parts.append(panel.figure.to_html(full_html=False, include_plotlyjs=with_plotly))
+    if panel.left_out:
+        items = "".join(f"<li>{html.escape(why)}</li>" for why in panel.left_out)
+        parts.append(f"<div class='why'>Parameters not shown:<ul class='left-out'>{items}</ul></div>")
+    return "".join(parts) + "</section>"
 
 
 def build_report(study: optuna.Study, config: StudyConfig, out: Path) -> Path:
     """Write the report to ``out`` and return it."""
-    parts: list[str] = []
-    plotly_included = False
-    for title, fig, note in _sections(study, config):
-        parts.append(f"<section><h2>{html.escape(title)}</h2>")
-        if note:
-            parts.append(f"<p class='note'>{html.escape(note)}</p>")
-        if fig is None:
-            parts.append("<p class='note'>Not enough finished trials for this plot yet.</p>")
-        else:
-            fig.update_layout(template="plotly_white", height=480)
-            parts.append(fig.to_html(full_html=False, include_plotlyjs=not plotly_included))
-            plotly_included = True
-        parts.append("</section>")
+    panels = report_panels(study, config)
+    first = next((i for i, p in enumerate(panels) if p.figure is not None), -1)
+    sections = "".join(_section(p, i == first) for i, p in enumerate(panels))
     summary = html.escape(format_summary(study_summary(study, config)))
     page = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>hpo report: {html.escape(study.study_name)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>Study {html.escape(study.study_name)}</h1>"
         f"<p class='meta'>{html.escape(str(config.path))} — generated {time.strftime('%Y-%m-%d %H:%M')}</p>"
-        f"<pre>{summary}</pre>{''.join(parts)}</body></html>"
+        f"<pre>{summary}</pre>{sections}</body></html>"
     )
     write_text(out, page)
     return out

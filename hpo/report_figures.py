@@ -1,5 +1,8 @@
 """Plotly figures for the study report. `optuna.visualization` where it fits; custom figures
-for what it lacks (the baseline line, pruned learning curves, state counts, the export)."""
+for what it lacks (the baseline line, pruned learning curves, state counts, the export).
+
+A figure that can't be drawn raises `NoPlot` with the reason in words; no function here returns
+an empty figure."""
 
 from __future__ import annotations
 
@@ -15,7 +18,9 @@ from hpo.study import accuracy, baseline_trial, epochs_run, val_curve
 
 __all__ = [
     "SLICE_PARAMS",
+    "NoPlot",
     "confusion_figure",
+    "has_data",
     "history_figure",
     "learning_curves",
     "on_accuracy",
@@ -34,15 +39,35 @@ _STATE_STYLE = {
 }
 
 
-def optuna_figure(make: Callable[..., go.Figure], study: optuna.Study, **kw: Any) -> go.Figure | None:
-    """An `optuna.visualization` figure, or None when the study can't support it yet (e.g.
-    importances with fewer than two complete trials)."""
+class NoPlot(Exception):
+    """A figure can't be drawn; ``str(exc)`` says why, for the report's reader."""
+
+
+def has_data(fig: go.Figure) -> bool:
+    """Whether any trace of ``fig`` has a point, a cell or a line to draw."""
+    for trace in fig.data:
+        arrays = [getattr(trace, key, None) for key in ("x", "y", "z")]
+        if isinstance(trace, go.Parcoords):
+            arrays += [d["values"] for d in trace.dimensions]
+        if isinstance(trace, go.Table):
+            arrays += list(trace.cells.values or [])
+        if any(a is not None and len(a) > 0 for a in arrays):
+            return True
+    return False
+
+
+def optuna_figure(make: Callable[..., go.Figure], study: optuna.Study, **kw: Any) -> go.Figure:
+    """An `optuna.visualization` figure; `NoPlot` with Optuna's own words when it refuses, or when
+    it draws nothing (callers check what they can name more exactly first)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return make(study, **kw)
-    except (ValueError, RuntimeError, ZeroDivisionError):
-        return None
+            fig = make(study, **kw)
+    except (ValueError, RuntimeError, ZeroDivisionError, ImportError) as exc:
+        raise NoPlot(f"Optuna could not draw it: {exc}") from None
+    if not has_data(fig):
+        raise NoPlot(f"Optuna drew an empty figure ({make.__name__} on {len(study.trials)} trials)")
+    return fig
 
 
 def on_accuracy(study: optuna.Study) -> dict[str, Any]:
@@ -53,11 +78,11 @@ def on_accuracy(study: optuna.Study) -> dict[str, Any]:
     return kw
 
 
-def history_figure(study: optuna.Study) -> go.Figure | None:
+def history_figure(study: optuna.Study) -> go.Figure:
     fig = optuna_figure(optuna.visualization.plot_optimization_history, study, **on_accuracy(study))
     base = baseline_trial(study)
     value = accuracy(base) if base is not None and base.state == TrialState.COMPLETE else None
-    if fig is not None and base is not None and value is not None:
+    if base is not None and value is not None:
         fig.add_hline(
             y=value,
             line_dash="dash",
@@ -68,11 +93,11 @@ def history_figure(study: optuna.Study) -> go.Figure | None:
     return fig
 
 
-def pareto_figure(study: optuna.Study, cost: str) -> go.Figure | None:
+def pareto_figure(study: optuna.Study, cost: str) -> go.Figure:
     """Optuna's Pareto-front plot with the baseline marked."""
     fig = optuna_figure(optuna.visualization.plot_pareto_front, study, target_names=["val_accuracy", cost])
     base = baseline_trial(study)
-    if fig is not None and base is not None and base.values is not None:
+    if base is not None and base.values is not None:
         fig.add_trace(
             go.Scatter(
                 x=[base.values[0]],
@@ -114,6 +139,8 @@ def learning_curves(study: optuna.Study) -> go.Figure:
         )
         if not is_base:
             shown.add(t.state)
+    if not fig.data:
+        raise NoPlot("no trial has finished an epoch yet")
     fig.update_layout(title="Learning curves", xaxis_title="epoch", yaxis_title="val_accuracy")
     return fig
 
@@ -121,6 +148,8 @@ def learning_curves(study: optuna.Study) -> go.Figure:
 def states_figure(study: optuna.Study, max_epochs: int) -> go.Figure:
     """Trial counts by state, and epochs trained vs. the budget without pruning."""
     trials = study.get_trials(deepcopy=False)
+    if not trials:
+        raise NoPlot("the study has no trials yet")
     states = [s for s in TrialState if any(t.state == s for t in trials)]
     finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     spent = sum(epochs_run(t) for t in trials)

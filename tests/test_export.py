@@ -7,12 +7,17 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import optuna
 import pytest
+from PIL import Image, ImageOps
 
+from hpo.config import load_config
 from hpo.data import load_prepared
-from hpo.fsutil import file_lock
+from hpo.data.decode import decode_file
+from hpo.fsutil import file_lock, write_checksums
 from tests.conftest import assert_user_error, run_hpo
 from tests.imagefiles import ODD_FILES, write_odd_files
 
@@ -45,6 +50,71 @@ def test_export_folder_contents(exported: dict[str, Path]) -> None:
     for heading in ("## Data", "## Metrics", "## Intended use", "## Limitations"):
         assert heading in card
     assert f"{m['test_accuracy']:.4f}" in card
+
+
+def test_paths_in_the_study_and_the_export_are_relative(exported: dict[str, Path]) -> None:
+    """Relative to the study file's folder (the study's record) and to the export folder (the
+    dataset in metrics.json and MODEL_CARD.md), so a copy elsewhere resolves them to its own."""
+    cfg = load_config(exported["toml"])
+    record = optuna.load_study(study_name=cfg.study.name, storage=cfg.study.storage).user_attrs["export"]
+    assert not Path(record["path"]).is_absolute() and (exported["toml"].parent / record["path"]).is_dir()
+    out = exported["out"]
+    source = json.loads((out / "metrics.json").read_text())["source"]
+    assert not Path(source).is_absolute() and (out / source).resolve() == cfg.data.source.resolve()
+    assert str(out.parent) not in (out / "MODEL_CARD.md").read_text()
+
+
+def _follow_contract(path: Path, contract: dict[str, Any]) -> np.ndarray:
+    """``preprocess.json`` followed with Pillow alone, as a consumer without hpo would."""
+    size, resize = contract["image_size"], contract["resize"]
+    with Image.open(path) as img:
+        if img.format == "JPEG" and resize["jpeg_draft"]:
+            img.draft(img.mode, (size, size))
+        img = ImageOps.exif_transpose(img)
+        if img.mode in ("I;16", "I", "F"):  # bit_depth
+            arr = np.asarray(img, np.float64)
+            scale = 1.0 if img.mode == "F" and arr.max() <= 1 else 255.0 if arr.max() <= 255 else 65535.0
+            img = Image.fromarray(np.clip(arr / scale * 255 + 0.5, 0, 255).astype(np.uint8))
+        if "A" in img.mode or (img.mode == "P" and "transparency" in img.info):  # alpha on white
+            img = Image.alpha_composite(Image.new("RGBA", img.size, "white"), img.convert("RGBA"))
+        img = img.convert(contract["channel_order"])
+        w, h = img.size
+        side = min(w, h)
+        box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
+        img = img.resize((size, size), Image.Resampling.BICUBIC, box=box, reducing_gap=resize["reducing_gap"])
+    return np.asarray(img, np.uint8)
+
+
+def test_preprocess_json_is_a_contract_readable_without_hpo(exported: dict[str, Path], tmp_path: Path) -> None:
+    import keras
+
+    text = (exported["out"] / "preprocess.json").read_text()
+    assert "hpo" not in text.lower()
+    contract = json.loads(text)
+    size = contract["image_size"]
+    for name, ok in write_odd_files(tmp_path).items():
+        if ok:  # followed word for word, the contract gives the very pixels training saw
+            np.testing.assert_array_equal(
+                _follow_contract(tmp_path / name, contract), decode_file(tmp_path / name, size)
+            )
+    model = keras.saving.load_model(exported["out"] / "model.keras")
+    assert list(model.input_shape) == contract["input"]["shape"] == [None, size, size, 3]
+    assert model.inputs[0].dtype == contract["input"]["dtype"] == "float32"
+    assert contract["input"]["layout"] == "NHWC" and contract["channel_order"] == "RGB"
+    assert contract["output"]["shape"] == [None, len(json.loads((exported["out"] / "labels.json").read_text()))]
+
+
+def test_an_export_written_before_the_contract_still_predicts(
+    exported: dict[str, Path], synth_dir: Path, tmp_path: Path
+) -> None:
+    export = shutil.copytree(exported["out"], tmp_path / "old")
+    size = json.loads((export / "preprocess.json").read_text())["image_size"]
+    old = {"image_size": size, "channels": "RGB", "resize": "shorter-side-bicubic-center-crop", "input": "float32"}
+    (export / "preprocess.json").write_text(json.dumps({**old, "decode": "hpo.data.decode.decode_file"}))
+    write_checksums(export)
+    proc = run_hpo("predict", export, synth_dir / "circle" / "0000.jpg")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\t")[1] in ("circle", "cross", "square", "triangle")
 
 
 def test_savedmodel_in_a_separate_process_gives_the_same_predictions(exported: dict[str, Path], tmp_path: Path) -> None:

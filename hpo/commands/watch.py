@@ -66,8 +66,10 @@ def register(sub: Any) -> None:
         help="write a self-contained HTML report of a study (plots work offline)",
         description=(
             "One HTML file with plotly.js inlined: optimization history with the baseline, learning "
-            "curves with pruned trials marked, importances, parallel coordinates, slices, trial states "
-            "and epochs saved by pruning, and the exported model's confusion matrix when there is one."
+            "curves with pruned trials marked, trial states and epochs saved by pruning, importances, "
+            "a contour of the two most important parameters, a rank plot, parallel coordinates, slices, "
+            "the EDF of val accuracy, and the exported model's confusion matrix when there is one. A "
+            "plot that cannot be drawn says why; so does a parameter a plot leaves out."
         ),
     )
     r.add_argument("study", metavar="STUDY.toml", help="study file")

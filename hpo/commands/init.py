@@ -1,0 +1,78 @@
+"""`hpo init SRC`: inspect a dataset and write a study file with defaults chosen from it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+
+def _int_in(lo: int, hi: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be between {lo} and {hi}, got {value}")
+        return value
+
+    return parse
+
+
+def _init(args: argparse.Namespace) -> int:
+    from hpo.scaffold import (
+        check_out,
+        choose_defaults,
+        dataset_name,
+        format_defaults,
+        render,
+        study_name,
+        write_study,
+    )
+    from hpo.survey import format_survey, survey
+    from hpo.templates import load_template
+
+    template = load_template(args.template)  # before the scan: a typo fails at once
+    src = Path(args.src)
+    out = Path(args.out) if args.out else Path("studies") / f"{dataset_name(src)}.toml"
+    check_out(out, force=args.force)  # before scanning a large dataset
+    found = survey(src)
+    print(format_survey(found))
+    defaults = choose_defaults(
+        found, template, image_size=args.image_size, max_epochs=args.max_epochs, n_trials=args.n_trials
+    )
+    print(f"Defaults (template '{template.name}'):")
+    print(format_defaults(defaults))
+    name = study_name(out.stem)
+    write_study(render(template, defaults, found, name, out), out, force=args.force)
+    if (out.parent / f"{name}.db").exists():
+        print(f"Note: {out.parent / f'{name}.db'} already holds study '{name}'; `hpo search` resumes it")
+    print(f"Wrote {out}. Next: hpo search {out}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "init",
+        help="inspect a dataset and write a study file with defaults chosen from it",
+        description=(
+            "Scan SRC/<class>/** (or Kaggle's SRC/raw-img/<class>/) once, reading image sizes from file "
+            "headers, print the classes, counts and sizes, and write a commented study file: image size "
+            "from the median image, splits that leave every class a validation image, batch sizes and "
+            "epochs from the dataset size, a pruner that fits the trial budget, and the [search] ranges "
+            "of a template shipped with hpo (default: CPU-friendly; gpu: larger images, mixed precision)."
+        ),
+    )
+    p.add_argument("src", metavar="SRC", help="dataset folder with one sub-folder per class")
+    p.add_argument("--out", metavar="FILE", help="study file to write (default studies/<SRC folder name>.toml)")
+    p.add_argument("--template", default="default", metavar="NAME", help="study template: default or gpu")
+    p.add_argument("--n-trials", type=_int_in(1, 1_000_000), metavar="N", help="trial budget (default: the template's)")
+    p.add_argument(
+        "--max-epochs", type=_int_in(1, 10_000), metavar="N", help="epochs per trial (default: from the data)"
+    )
+    p.add_argument("--image-size", type=_int_in(8, 1024), metavar="PX", help="square side (8..1024)")
+    p.add_argument("--force", action="store_true", help="replace an existing study file")
+    p.set_defaults(func=_init)
