@@ -47,7 +47,7 @@ def _requires(name: str) -> list[Requirement]:
 
 
 def closure(extras: tuple[str, ...], platform: dict[str, str]) -> set[str]:
-    """Names of every distribution ``pip install 'hpo[extras]'`` pulls in on ``platform`` (as far
+    """Names of every distribution ``pip install 'hpo-keras[extras]'`` pulls in on ``platform`` (as far
     as the metadata installed here reaches)."""
     seen: set[tuple[str, str]] = set()
     todo = [(PROJECT["name"], e) for e in ("", *extras)]

@@ -32,7 +32,7 @@ def fetch(name: str, out: Path) -> Path:
     try:
         import kagglehub
     except ImportError:
-        raise DataError(f"kagglehub is not installed (pip install 'hpo[kaggle]'), or {manual}") from None
+        raise DataError(f"kagglehub is not installed (pip install 'hpo-keras[kaggle]'), or {manual}") from None
     kwargs = {}
     if "output_dir" in inspect.signature(kagglehub.dataset_download).parameters:
         kwargs["output_dir"] = str(out)
