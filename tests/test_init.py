@@ -120,13 +120,13 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
 
 
 # cifar10-mini's chosen max_epochs (24) costs ~3.5 min for the baseline trial alone on 2 CPUs, past the
-# suite's budget: its study is written with --max-epochs 2 (every other value as chosen), then run as written
+# suite's budget: its study is written with --max-epochs 1 (every other value as chosen), then run as written
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("dataset", "flags", "image_size", "classes"),
     [
         ("animals10_sample", (), 64, "cane 10, cavallo 10"),
-        ("cifar10_mini", ("--max-epochs", "2"), 32, "airplane 600, automobile 600"),
+        ("cifar10_mini", ("--max-epochs", "1"), 32, "airplane 600, automobile 600"),
     ],
     ids=["animals10-sample", "cifar10-mini"],
 )

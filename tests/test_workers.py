@@ -56,7 +56,7 @@ def test_four_gpu_workers_share_the_default_sqlite_file(synth_dir: Path, tmp_pat
         "shared",
         synth_dir,
         study={"n_trials": 40, "heartbeat_interval": 1, "grace_period": 5},
-        training={"max_epochs": 2},
+        training={"max_epochs": 1, "bn_calibration_images": 0},  # short trials: the storage is under test
     )
     env = _fake_nvidia_smi(tmp_path / "bin", 4)
     proc = run_hpo("search", toml, "--workers", "4", "--no-progress", env=env)
