@@ -190,8 +190,8 @@ def run_search(
     lock = SlotLock(study._storage, study.study_name, config.study.storage)
     objective = Objective(config, data, worker, on_start=lock.release, on_epoch=progress.epoch)
     callbacks: list[Callable[[optuna.Study, FrozenTrial], None]] = [
+        progress.trial_done,  # first, so the status line under the trial's line is already current
         lambda s, t: emit(trial_line(s, t)),
-        progress.trial_done,
         MaxTrialsCallback(cap, states=FINISHED),
         guard,
     ]
