@@ -68,8 +68,10 @@ def test_worker_paused_past_grace_goes_on_after_a_peer_retried_its_trial(
 def _restart_postgres() -> None:
     versions = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
     require(bool(versions), "no local Postgres cluster to restart (pg_ctlcluster)")
-    cmd = ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "restart"]
-    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    cmd = ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main"]
+    subprocess.run([*cmd, "stop"], check=True, capture_output=True, timeout=120)
+    time.sleep(5)  # down long enough that the workers' next writes fail (an instant restart can go unnoticed)
+    subprocess.run([*cmd, "start"], check=True, capture_output=True, timeout=120)
 
 
 @pytest.mark.postgres
