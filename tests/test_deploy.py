@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import sys
 from fnmatch import fnmatch
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import dockerfile
 import pytest
 import yaml
 
+import hpo
 from tests.conftest import ROOT
 
 # Compose interpolation: $$, ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, $VAR
@@ -103,7 +103,7 @@ def test_images_pinned_and_ports_on_localhost_only() -> None:
         repo, _, tag = service["image"].rpartition(":")
         assert repo and "/" not in tag and re.search(r"\d", tag) and tag != "latest", (name, service["image"])
         if "build" in service:
-            assert service["image"] == f"hpo-worker:{version('hpo')}", name
+            assert service["image"] == f"hpo-worker:{hpo.__version__}", name
         assert all(port.startswith("127.0.0.1:") for port in service.get("ports", [])), name
     # the dashboard runs from our image (its driver is ours), URL from the environment, not argv
     dashboard = services["dashboard"]
