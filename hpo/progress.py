@@ -13,11 +13,13 @@ the `--workers` launcher, by polling the study (`poll`), so both show the same l
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import TextIO
 
 import optuna
@@ -132,8 +134,10 @@ class SearchProgress:
                 self.stream.write(self._status)
             self.stream.flush()
 
-    def ticker(self, every: float = 1.0) -> threading.Event:
-        """Redraw every ``every`` s (the clock moves between epochs); set the event to stop."""
+    @contextlib.contextmanager
+    def shown(self, every: float = 1.0) -> Iterator[SearchProgress]:
+        """Redraw every ``every`` s inside the block (the clock moves between epochs); the
+        status line is cleared on the way out, before any message that follows."""
         stop = threading.Event()
 
         def run() -> None:
@@ -142,7 +146,11 @@ class SearchProgress:
 
         if self.live:
             threading.Thread(target=run, daemon=True, name="hpo-status").start()
-        return stop
+        try:
+            yield self
+        finally:
+            stop.set()
+            self.close()
 
     def close(self) -> None:
         """Clear the status line (the summary that follows is printed as plain lines)."""

@@ -119,17 +119,12 @@ def _search(args: argparse.Namespace) -> int:
     else:
         install_signal_handlers()
         configure_tensorflow(mixed_precision=config.training.mixed_precision)
-        progress = progress_for(args, config)
-        ticker = progress.ticker()
         try:
-            run_search(config, data, progress=progress)
+            with progress_for(args, config).shown() as progress:
+                run_search(config, data, progress=progress)
         except SearchInterrupted as exc:
-            progress.close()
             print(f"Stopped by signal ({exc}). Run the same command again to resume.")
             code = interrupted_exit_code()
-        finally:
-            ticker.set()
-            progress.close()
     print(format_summary(study_summary(load_study(config), config)))
     print(f"Wall time {elapsed(started)}. Next: hpo trials {args.study}")
     return code

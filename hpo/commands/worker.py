@@ -28,17 +28,12 @@ def _worker(args: argparse.Namespace) -> int:
     data = load_data(config, Path(args.data) if args.data else None, progress=False)
     name = worker_name(args.id or os.environ.get("HPO_WORKER_ID"))
     print(f"worker {name} joined study {config.study.name}", flush=True)
-    progress = progress_for(args, config)
-    ticker = progress.ticker()
     try:
-        run_search(config, data, worker=name, progress=progress)
+        with progress_for(args, config).shown() as progress:
+            run_search(config, data, worker=name, progress=progress)
     except SearchInterrupted as exc:
-        progress.close()
         print(f"worker {name} stopped by signal ({exc}); exiting cleanly", flush=True)
         return interrupted_exit_code()
-    finally:
-        ticker.set()
-        progress.close()
     print(f"worker {name} done: the study reached its cap or timeout", flush=True)
     return 0
 
