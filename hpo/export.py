@@ -27,7 +27,7 @@ import optuna
 
 from hpo.config import StudyConfig
 from hpo.data.prepared import PreparedData
-from hpo.errors import HpoError, OutputError
+from hpo.errors import ExportError, HpoError, OutputError
 from hpo.fsutil import (
     CHECKSUMS_FILE,
     file_lock,
@@ -62,10 +62,6 @@ MAX_ABS_DIFF = 1e-5
 EXPORT_ENTRIES = frozenset(
     {"saved_model", "model.keras", "labels.json", "preprocess.json", "metrics.json", "MODEL_CARD.md", CHECKSUMS_FILE}
 )
-
-
-class ExportError(HpoError):
-    """The written model does not behave like the trained one."""
 
 
 def relative_path(path: Path, start: Path) -> str:

@@ -32,6 +32,7 @@ from hpo.batchnorm import RecalibrateBatchNorm, recalibration_sample
 from hpo.config import StudyConfig
 from hpo.data.pipeline import make_dataset
 from hpo.data.prepared import PreparedData
+from hpo.errors import TrialFailed
 from hpo.model import build_cnn, compile_cnn, inference_accuracy, with_augmentation
 from hpo.search_space import suggest
 from hpo.study import BASELINE_ATTR, CURVE_ATTR
@@ -53,10 +54,6 @@ GAP_CONSTRAINT = "train_val_gap"  # constraint key: gap - max_train_val_gap (<= 
 
 # one model per trial retraces tf.functions by design; TensorFlow's warning about it is noise
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
-
-
-class TrialFailed(Exception):
-    """This candidate cannot be trained (NaN loss, out of memory); the study goes on."""
 
 
 class _EpochLog(keras.callbacks.Callback):

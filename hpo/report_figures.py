@@ -14,6 +14,7 @@ import optuna
 import plotly.graph_objects as go
 from optuna.trial import TrialState
 
+from hpo.errors import NoPlot
 from hpo.study import accuracy, baseline_trial, epochs_run, val_curve
 
 __all__ = [
@@ -37,10 +38,6 @@ _STATE_STYLE = {
     TrialState.FAIL: ("#999999", "dash"),
     TrialState.RUNNING: ("#2ca02c", "solid"),
 }
-
-
-class NoPlot(Exception):
-    """A figure can't be drawn; ``str(exc)`` says why, for the report's reader."""
 
 
 def has_data(fig: go.Figure) -> bool:

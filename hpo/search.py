@@ -20,7 +20,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hpo.config import StudyConfig
 from hpo.data import load_prepared, prepare
 from hpo.data.prepared import PreparedData
-from hpo.errors import HpoError
+from hpo.errors import HpoError, SearchInterrupted
 from hpo.outage import StorageOutage, storage_failure
 from hpo.progress import SearchProgress
 from hpo.slots import Slot, SlotLock, claim
@@ -108,14 +108,6 @@ class FailureGuard:
         self.last_reason = str(trial.user_attrs.get("fail_reason", "see the log"))
         if self.tripped:
             study.stop()
-
-
-class SearchInterrupted(Exception):
-    """SIGINT/SIGTERM stopped the search; the interrupted trial is FAIL and its params re-queued."""
-
-    def __init__(self, requeued: list[int]) -> None:
-        super().__init__(f"interrupted; re-queued trials {requeued}" if requeued else "interrupted between trials")
-        self.requeued = requeued
 
 
 def _requeue_interrupted(study: optuna.Study, worker: str, current: int | None, max_retry: int) -> list[int]:

@@ -55,7 +55,7 @@ import optuna
 import sqlalchemy
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
-from hpo.errors import HpoError
+from hpo.errors import NoOptunaTables, StorageError, StorageUnavailable
 from hpo.heartbeat import HeartbeatStorage, error_line
 
 __all__ = [
@@ -80,28 +80,12 @@ STORAGE_ENVS = (STORAGE_ENV, "OPTUNA_STORAGE")
 _POSTGRES = re.compile(r"^postgres(ql)?(\+\w+)?://")
 
 
-class StorageError(HpoError):
-    """The storage URL is malformed or the database cannot be reached."""
-
-
-class StorageUnavailable(StorageError):
-    """The database server does not answer (down, restarting, unreachable): worth retrying
-    later, so it exits 75 (EX_TEMPFAIL) where bad input exits 2 — a scheduler can restart
-    on one and give up on the other."""
-
-    exit_code = 75
-
-
 #: connection-level failures (libpq / psycopg wording): the server may well come back
 _UNAVAILABLE = re.compile(
     r"connection refused|timeout expired|timed out|could not translate host name|server closed the connection"
     r"|connection reset|no route to host|the database system is (starting up|shutting down|in recovery)",
     re.IGNORECASE,
 )
-
-
-class NoOptunaTables(StorageError):
-    """A read-only command found a database without Optuna's tables (it never creates them)."""
 
 
 def storage_override(flag: str | None) -> str | None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hpo.errors import HpoError
+from hpo.errors import ConfigError
 from hpo.search_space import SearchSpace
 
 __all__ = [
@@ -26,10 +26,6 @@ SAMPLERS = ("tpe", "random")
 #: the second objective of a multi-objective study (minimized; val_accuracy is maximized)
 COSTS = ("latency_ms", "params")
 PRUNERS = ("hyperband", "successive_halving", "median", "none")
-
-
-class ConfigError(HpoError):
-    """A study file is invalid; the message names the file and the key."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
 from hpo.data.scan import os_reason
+from hpo.errors import DecodeError
 
 __all__ = [
     "RESIZE_MODE",
@@ -37,10 +38,6 @@ _SERIAL_BELOW = 64  # fewer files than this: decode in-process, a pool costs mor
 
 _HIGH_DEPTH_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
-
-
-class DecodeError(Exception):
-    """The file is not a usable image; ``str(exc)`` is the reason shown to the user."""
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
