@@ -35,6 +35,7 @@ class Retrained:
     epochs: int
     seconds: float
     train_accuracy: float  # on train+val, inference mode
+    family: str = "cnn"  # [model] family, or the builder's "module:function"
 
 
 def pick_trial(study: optuna.Study, number: int | None, max_cost: float | None = None) -> FrozenTrial:
