@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hpo.errors import HpoError, ModelFileError
-from hpo.fsutil import read_json
 from hpo.inference import load_exported
+from hpo.records.export import ExportMetrics
 
-__all__ = ["compare_exports", "format_comparison"]
+__all__ = ["Comparison", "compare_exports", "format_comparison"]
 
 
 def _latencies_ms(paths: Sequence[Path], runs: int) -> list[float]:
@@ -38,43 +38,57 @@ def _latencies_ms(paths: Sequence[Path], runs: int) -> list[float]:
     return [float(np.median(t)) for t in times]
 
 
-def _row(path: Path) -> dict[str, Any]:
-    """The comparison row of one export, from its metrics.json (a one-line error if malformed)."""
-    metrics_path = path / "metrics.json"
-    if not metrics_path.is_file():
-        raise HpoError(f"{metrics_path} is missing — point at folders written by `hpo export`")
-    try:
-        m = read_json(metrics_path)
-        row = {"export": str(path), "study": str(m["study"]), "baseline": bool(m["baseline"])}
-        row |= {k: int(m[k]) for k in ("trial", "param_count", "epochs")}
-        row |= {k: float(m[k]) for k in ("test_accuracy", "train_accuracy", "train_test_gap")}
-        row["size_mb"] = float(m["saved_model_size_mb"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelFileError(f"{metrics_path} is unreadable or malformed ({exc!r}) — export the model again") from None
-    return row
+@dataclass(frozen=True)
+class Comparison:
+    """One row of `hpo compare`: an export folder, its ``metrics.json`` and its median
+    single-image latency in ms."""
+
+    export: Path
+    metrics: ExportMetrics
+    latency_ms: float
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as ``hpo compare --json`` prints it."""
+        m = self.metrics
+        return {
+            "export": str(self.export),
+            "study": m.study,
+            "baseline": m.baseline,
+            "trial": m.trial,
+            "param_count": m.param_count,
+            "epochs": m.epochs,
+            "test_accuracy": m.test_accuracy,
+            "train_accuracy": m.train_accuracy,
+            "train_test_gap": m.train_test_gap,
+            "size_mb": m.saved_model_size_mb,
+            "latency_ms": self.latency_ms,
+        }
 
 
-def compare_exports(paths: Sequence[Path], latency_runs: int = 50) -> list[dict[str, Any]]:
-    rows = [_row(path) for path in paths]
-    for row, ms in zip(rows, _latencies_ms(paths, latency_runs), strict=True):
-        row["latency_ms"] = ms
-    return rows
+def compare_exports(paths: Sequence[Path], latency_runs: int = 50) -> list[Comparison]:
+    """Every export's metrics (a one-line `ModelFileError` for a missing or garbled one, before
+    any model is loaded), then their latencies."""
+    metrics = [ExportMetrics.load(path) for path in paths]
+    latencies = _latencies_ms(paths, latency_runs)
+    return [Comparison(p, m, ms) for p, m, ms in zip(paths, metrics, latencies, strict=True)]
 
 
-def format_comparison(rows: Sequence[dict[str, Any]]) -> str:
+def format_comparison(rows: Sequence[Comparison]) -> str:
+    """The rows as a text table, then the first export against the second."""
     head = f"{'export':<28}{'trial':>6}{'test acc':>10}{'train acc':>11}{'gap':>8}{'params':>11}{'MB':>7}{'ms/img':>8}"
     lines = [head]
     for r in rows:
-        name = Path(r["export"]).name + (" (baseline)" if r["baseline"] else "")
+        m = r.metrics
+        name = r.export.name + (" (baseline)" if m.baseline else "")
         lines.append(
-            f"{name[:27]:<28}{r['trial']:>6}{r['test_accuracy']:>10.4f}{r['train_accuracy']:>11.4f}"
-            f"{r['train_test_gap']:>+8.3f}{r['param_count']:>11,}{r['size_mb']:>7.2f}{r['latency_ms']:>8.2f}"
+            f"{name[:27]:<28}{m.trial:>6}{m.test_accuracy:>10.4f}{m.train_accuracy:>11.4f}"
+            f"{m.train_test_gap:>+8.3f}{m.param_count:>11,}{m.saved_model_size_mb:>7.2f}{r.latency_ms:>8.2f}"
         )
     if len(rows) >= 2:
         a, b = rows[0], rows[1]
         lines.append(
-            f"{Path(a['export']).name} vs {Path(b['export']).name}: "
-            f"{100 * (a['test_accuracy'] - b['test_accuracy']):+.1f} points test accuracy, "
-            f"gap {a['train_test_gap']:+.3f} vs {b['train_test_gap']:+.3f}"
+            f"{a.export.name} vs {b.export.name}: "
+            f"{100 * (a.metrics.test_accuracy - b.metrics.test_accuracy):+.1f} points test accuracy, "
+            f"gap {a.metrics.train_test_gap:+.3f} vs {b.metrics.train_test_gap:+.3f}"
         )
     return "\n".join(lines)

@@ -41,6 +41,7 @@ from hpo.fsutil import (
 )
 from hpo.metrics import classification_metrics
 from hpo.model_card import model_card, preprocess_contract
+from hpo.records.export import METRICS_FILE, ExportMetrics, TFLiteVariant
 from hpo.study import EXPORT_ATTR, ExportRecord, accuracy
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ log = logging.getLogger(__name__)
 MAX_ABS_DIFF = 1e-5
 #: what an export folder holds (``model_*.tflite`` too); a folder with anything else is not replaced
 EXPORT_ENTRIES = frozenset(
-    {"saved_model", "model.keras", "labels.json", "preprocess.json", "metrics.json", "MODEL_CARD.md", CHECKSUMS_FILE}
+    {"saved_model", "model.keras", "labels.json", "preprocess.json", METRICS_FILE, "MODEL_CARD.md", CHECKSUMS_FILE}
 )
 
 
@@ -157,23 +158,22 @@ def _verify_reload(saved_model: Path, model: Any, batch: np.ndarray) -> float:
     return diff
 
 
-def _tflite_variants(folder: Path, data: PreparedData, test: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+def _tflite_variants(folder: Path, data: PreparedData, test: tuple[np.ndarray, np.ndarray]) -> dict[str, TFLiteVariant]:
     from hpo.tflite import QUANTIZATIONS, TFLiteRunner, convert
 
     train_x, _ = data.arrays("train")
     rng = np.random.default_rng(0)
     sample = train_x[rng.permutation(len(train_x))[:256]]
-    out: dict[str, Any] = {}
+    out: dict[str, TFLiteVariant] = {}
     for q in QUANTIZATIONS:
         path = convert(folder / "saved_model", folder / f"model_{q}.tflite", q, sample)
         probs = np.concatenate([TFLiteRunner(path)(test[0][i : i + 128]) for i in range(0, len(test[0]), 128)])
-        acc = float(np.mean(probs.argmax(1) == test[1]))
-        out[q] = {"file": path.name, "size_mb": size_mb(path), "test_accuracy": acc}
-        log.info("tflite %s: %.3f MB, test accuracy %.4f", q, out[q]["size_mb"], acc)
+        out[q] = TFLiteVariant(path.name, size_mb(path), float(np.mean(probs.argmax(1) == test[1])))
+        log.info("tflite %s: %.3f MB, test accuracy %.4f", q, out[q].size_mb, out[q].test_accuracy)
     return out
 
 
-def _write(folder: Path, config: StudyConfig, data: PreparedData, r: Retrained, tflite: bool) -> dict[str, Any]:
+def _write(folder: Path, config: StudyConfig, data: PreparedData, r: Retrained, tflite: bool) -> ExportMetrics:
     model = r.model
     test_x, test_y = data.arrays("test")
     if len(test_y) == 0:
@@ -186,29 +186,29 @@ def _write(folder: Path, config: StudyConfig, data: PreparedData, r: Retrained, 
     diff = _verify_reload(folder / "saved_model", model, test_x[:64].astype(np.float32))
     write_json(folder / "labels.json", labels)
     write_json(folder / "preprocess.json", preprocess_contract(data.image_size, len(labels)))
-    metrics: dict[str, Any] = {
-        "study": config.study.name,
-        "trial": r.trial.number,
-        "baseline": bool(r.trial.user_attrs.get("baseline")),
-        "trial_val_accuracy": accuracy(r.trial),
-        "params": asdict(r.params),
-        "param_count": int(model.count_params()),
-        "epochs": r.epochs,
-        "training_seconds": r.seconds,
-        "train_accuracy": r.train_accuracy,
-        "test_accuracy": test["accuracy"],
-        "train_test_gap": r.train_accuracy - test["accuracy"],
-        "test": test,
-        "split_sizes": {s: len(v) for s, v in data.splits.items()},
-        "image_size": data.image_size,
+    metrics = ExportMetrics(
+        study=config.study.name,
+        trial=r.trial.number,
+        baseline=bool(r.trial.user_attrs.get("baseline")),
+        trial_val_accuracy=accuracy(r.trial),
+        params=asdict(r.params),
+        param_count=int(model.count_params()),
+        epochs=r.epochs,
+        training_seconds=r.seconds,
+        train_accuracy=r.train_accuracy,
+        test_accuracy=test.accuracy,
+        train_test_gap=r.train_accuracy - test.accuracy,
+        test=test,
+        split_sizes={s: len(v) for s, v in data.splits.items()},
+        image_size=data.image_size,
         # from the export folder (``folder`` is its sibling until the swap, so the same path)
-        "source": relative_path(Path(root), folder) if (root := data.manifest.get("root")) else "",
-        "saved_model_size_mb": size_mb(folder / "saved_model"),
-        "reload_max_abs_diff": diff,
-    }
-    if tflite:
-        metrics["tflite"] = _tflite_variants(folder, data, (test_x, test_y))
-    write_json(folder / "metrics.json", metrics)
+        source=relative_path(Path(root), folder) if (root := data.manifest.get("root")) else "",
+        saved_model_size_mb=size_mb(folder / "saved_model"),
+        reload_max_abs_diff=diff,
+        tflite=_tflite_variants(folder, data, (test_x, test_y)) if tflite else None,
+        family=r.family,
+    )
+    metrics.save(folder)
     write_text(folder / "MODEL_CARD.md", model_card(metrics, labels))
     write_checksums(folder)  # `hpo predict` refuses a truncated file before TFLite would crash on it
     return metrics
@@ -225,8 +225,8 @@ def export_study(
     epochs: int | None = None,
     tflite: bool = False,
     progress: bool = True,
-) -> dict[str, Any]:
-    """Retrain, score on test, write and verify the export folder ``out``; returns metrics.
+) -> ExportMetrics:
+    """Retrain, score on test, write and verify the export folder ``out``; returns its ``metrics.json``.
 
     ``out`` is checked first and again just before the swap (files a user put there while
     the model trained are never deleted)."""
@@ -241,7 +241,10 @@ def export_study(
         replace_dir(tmp, dest)
     record = ExportRecord(
         path=relative_path(dest, config.path.parent),
-        **{k: metrics[k] for k in ("trial", "test_accuracy", "epochs", "param_count")},
+        trial=metrics.trial,
+        test_accuracy=metrics.test_accuracy,
+        epochs=metrics.epochs,
+        param_count=metrics.param_count,
     )
     study.set_user_attr(EXPORT_ATTR, record.to_attr())  # for the report, on whichever host builds it
     return metrics

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
+
+from hpo.records.export import ClassificationReport, ClassScore
 
 __all__ = ["classification_metrics", "format_metrics"]
 
 
-def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> ClassificationReport:
     """Accuracy, per-class precision/recall/F1/support and the confusion matrix
     (rows = true class, columns = predicted class, in ``labels`` order)."""
     k = len(labels)
@@ -23,28 +24,21 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: Seque
     denom = precision + recall
     f1 = np.divide(2 * precision * recall, denom, out=np.zeros(k), where=denom > 0)
     total = int(cm.sum())
-    return {
-        "accuracy": float(tp.sum() / total) if total else 0.0,
-        "n": total,
-        "per_class": [
-            {
-                "label": labels[i],
-                "precision": float(precision[i]),
-                "recall": float(recall[i]),
-                "f1": float(f1[i]),
-                "support": int(actual[i]),
-            }
-            for i in range(k)
-        ],
-        "macro_f1": float(f1[actual > 0].mean()) if (actual > 0).any() else 0.0,
-        "confusion_matrix": cm.tolist(),
-    }
+    return ClassificationReport(
+        accuracy=float(tp.sum() / total) if total else 0.0,
+        n=total,
+        per_class=tuple(
+            ClassScore(labels[i], float(precision[i]), float(recall[i]), float(f1[i]), int(actual[i])) for i in range(k)
+        ),
+        macro_f1=float(f1[actual > 0].mean()) if (actual > 0).any() else 0.0,
+        confusion_matrix=cm.tolist(),
+    )
 
 
-def format_metrics(m: dict[str, Any]) -> str:
-    lines = [f"accuracy {m['accuracy']:.4f} on {m['n']} images (macro F1 {m['macro_f1']:.4f})"]
+def format_metrics(m: ClassificationReport) -> str:
+    """The report as a text table: one headline, then one row per class."""
+    lines = [f"accuracy {m.accuracy:.4f} on {m.n} images (macro F1 {m.macro_f1:.4f})"]
     lines.append(f"  {'class':<14}{'precision':>10}{'recall':>8}{'f1':>8}{'n':>6}")
-    for c in m["per_class"]:
-        p, r, f1 = c["precision"], c["recall"], c["f1"]
-        lines.append(f"  {c['label'][:13]:<14}{p:>10.3f}{r:>8.3f}{f1:>8.3f}{c['support']:>6}")
+    for c in m.per_class:
+        lines.append(f"  {c.label[:13]:<14}{c.precision:>10.3f}{c.recall:>8.3f}{c.f1:>8.3f}{c.support:>6}")
     return "\n".join(lines)

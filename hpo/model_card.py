@@ -9,8 +9,9 @@ from typing import Any
 
 from hpo.data.decode import RESIZE_MODE
 from hpo.data.scan import ANIMALS10_LABELS
+from hpo.records.export import ExportMetrics
 
-__all__ = ["PREPROCESS_FORMAT", "model_card", "preprocess_contract"]
+__all__ = ["PREPROCESS_FORMAT", "model_card", "model_sentence", "preprocess_contract"]
 
 PREPROCESS_FORMAT = 2  # 1 (no "format" key): image_size, channels, resize, input, decode
 REDUCING_GAP = 3.0  # what `hpo.data.decode.fit_square` passes to Pillow's Image.resize
@@ -87,53 +88,57 @@ def _where(path: str) -> str:
     return "" if not path or Path(path).is_absolute() else " (from this folder)"
 
 
-def model_card(metrics: dict[str, Any], labels: list[dict[str, Any]]) -> str:
+def model_sentence(family: str) -> str:
+    """What kind of model the card describes, from `ExportMetrics.family`: hpo's own CNN
+    (``"cnn"``), a ``keras.applications`` backbone by name, or a user builder's ``"module:function"``."""
+    if family == "cnn":
+        return "A from-scratch CNN found by an Optuna search"
+    if ":" in family:
+        return f"A model built by your `{family}`, trained by an Optuna search"
+    return f"An ImageNet-pretrained {family} backbone with a searched head, fine-tuned by an Optuna search"
+
+
+def model_card(metrics: ExportMetrics, labels: list[dict[str, Any]]) -> str:
     """The card's Markdown text, from what `hpo export` measured."""
+    m = metrics
     names = {item["name"] for item in labels}
     is_animals10 = names == set(ANIMALS10_LABELS)
-    sizes = metrics["split_sizes"]
+    sizes = m.split_sizes
     lines = [
-        f"# Model card: {metrics['study']} (trial {metrics['trial']})",
+        f"# Model card: {m.study} (trial {m.trial})",
         "",
         "## Model",
-        f"A from-scratch CNN found by an Optuna search (`hpo`), trial {metrics['trial']}"
-        f"{' — the seed baseline' if metrics.get('baseline') else ''}, retrained on train+val for "
-        f"{metrics['epochs']} epochs ({metrics['training_seconds']:.0f} s). "
-        f"{metrics['param_count']:,} parameters.",
+        f"{model_sentence(m.family)} (`hpo`), trial {m.trial}"
+        f"{' — the seed baseline' if m.baseline else ''}, retrained on train+val for "
+        f"{m.epochs} epochs ({m.training_seconds:.0f} s). {m.param_count:,} parameters.",
         "",
         "Input and output (`preprocess.json` holds the same contract as fields): "
-        + preprocess_contract(metrics["image_size"], len(labels))["summary"],
+        + preprocess_contract(m.image_size, len(labels))["summary"],
         "",
         "Hyperparameters:",
         "",
-        *_table([["parameter", "value"], *[[k, str(v)] for k, v in metrics["params"].items()]]),
+        *_table([["parameter", "value"], *[[k, str(v)] for k, v in m.params.items()]]),
         "",
         "## Data",
-        f"Source: `{metrics['source']}`{_where(metrics['source'])}; {sizes['train']} train / {sizes['val']} val / "
-        f"{sizes['test']} test images, stratified by class, exact duplicates removed.",
+        f"Source: `{m.source}`{_where(m.source)}; {sizes.get('train', 0)} train / {sizes.get('val', 0)} val / "
+        f"{sizes.get('test', 0)} test images, stratified by class, exact duplicates removed.",
         "",
         "## Metrics (test split, scored once)",
-        f"Accuracy **{metrics['test_accuracy']:.4f}**, macro F1 {metrics['test']['macro_f1']:.4f}.",
+        f"Accuracy **{m.test_accuracy:.4f}**, macro F1 {m.test.macro_f1:.4f}.",
         "",
         *_table(
             [["class", "precision", "recall", "F1", "n"]]
             + [
-                [
-                    c["label"],
-                    f"{c['precision']:.3f}",
-                    f"{c['recall']:.3f}",
-                    f"{c['f1']:.3f}",
-                    str(c["support"]),
-                ]
-                for c in metrics["test"]["per_class"]
+                [c.label, f"{c.precision:.3f}", f"{c.recall:.3f}", f"{c.f1:.3f}", str(c.support)]
+                for c in m.test.per_class
             ]
         ),
     ]
-    if metrics.get("tflite"):
+    if m.tflite:
         lines += ["", "TFLite variants:", ""]
         lines += _table(
             [["file", "size (MB)", "test accuracy"]]
-            + [[v["file"], f"{v['size_mb']:.3f}", f"{v['test_accuracy']:.4f}"] for v in metrics["tflite"].values()]
+            + [[v.file, f"{v.size_mb:.3f}", f"{v.test_accuracy:.4f}"] for v in m.tflite.values()]
         )
     lines += [
         "",
@@ -142,8 +147,9 @@ def model_card(metrics: dict[str, Any], labels: list[dict[str, Any]]) -> str:
         "about people, safety or anything where a wrong label causes harm.",
         "",
         "## Limitations",
-        "- Trained from scratch on a small dataset at low resolution; expect errors on classes that look "
-        "alike and on images unlike the training photos (drawings, close-ups, several animals).",
+        f"- {'Trained from scratch' if m.family == 'cnn' else 'Trained'} on a small dataset at low resolution; "
+        "expect errors on classes that look alike and on images unlike the training photos (drawings, "
+        "close-ups, several animals).",
         "- Every input is forced into one of the known classes: there is no 'none of these' answer.",
     ]
     if is_animals10:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,9 @@ from hpo.data.scan import is_image_name, scan_dataset
 from hpo.errors import HpoError
 from hpo.inference import ExportedModel
 from hpo.metrics import classification_metrics
+from hpo.records.export import ClassificationReport
 
-__all__ = ["collect_images", "evaluate_dataset", "predict_files"]
+__all__ = ["Evaluation", "collect_images", "evaluate_dataset", "predict_files"]
 
 
 def collect_images(paths: Sequence[Path]) -> list[Path]:
@@ -93,7 +95,24 @@ def _match_classes(model: ExportedModel, classes: Sequence[str]) -> dict[str, in
     return {c: keys[c.lower()] for c in classes}
 
 
-def evaluate_dataset(model: ExportedModel, path: Path, split: str = "test", progress: bool = False) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Evaluation:
+    """`hpo evaluate`'s result: ``model`` (its path) in ``format`` ("saved_model", "tflite") scored
+    on ``dataset``, and the files it ``skipped`` (``{"path", "reason"}``) as unreadable."""
+
+    model: str
+    format: str
+    dataset: str
+    skipped: list[dict[str, str]]
+    metrics: ClassificationReport
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``hpo evaluate --json`` prints: these fields and the report's, side by side."""
+        head = {"model": self.model, "format": self.format, "dataset": self.dataset, "skipped": self.skipped}
+        return head | self.metrics.to_json()
+
+
+def evaluate_dataset(model: ExportedModel, path: Path, split: str = "test", progress: bool = False) -> Evaluation:
     """Metrics of ``model`` on a class-folder dataset, or on one split of a prepared folder."""
     if not path.exists():
         raise HpoError(f"no such dataset folder: {path}")
@@ -118,4 +137,4 @@ def evaluate_dataset(model: ExportedModel, path: Path, split: str = "test", prog
         raise HpoError(f"no readable images in {path}")
     probs = model.predict(images)
     metrics = classification_metrics(y_true, probs.argmax(1), [str(m["label"]) for m in model.labels])
-    return {"model": str(model.root), "format": model.kind, "dataset": source, "skipped": skipped, **metrics}
+    return Evaluation(str(model.root), model.kind, source, skipped, metrics)

@@ -6,18 +6,21 @@ figures that leave parameters out list them with the reason."""
 
 from __future__ import annotations
 
+import errno
 import html
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import optuna
 import plotly.graph_objects as go
 
 from hpo.config import StudyConfig
-from hpo.fsutil import read_json, write_text
+from hpo.errors import ModelFileError
+from hpo.fsutil import write_text
+from hpo.records.export import METRICS_FILE, ExportMetrics
 from hpo.report_figures import SLICE_PARAMS, NoPlot, confusion_figure, learning_curves, per_class_table, states_figure
 from hpo.report_params import VIZ, StudyViews
 from hpo.study import EXPORT_ATTR, ExportRecord
@@ -111,7 +114,7 @@ def _study_panels(study: optuna.Study, config: StudyConfig) -> list[Panel]:
     return panels
 
 
-def _export_metrics(study: optuna.Study, config: StudyConfig) -> dict[str, Any]:
+def _export_metrics(study: optuna.Study, config: StudyConfig) -> ExportMetrics:
     """The recorded export's metrics.json, resolved against this study file's folder, or `NoPlot`."""
     record = ExportRecord.of(study)
     if record is None:
@@ -119,23 +122,21 @@ def _export_metrics(study: optuna.Study, config: StudyConfig) -> dict[str, Any]:
             raise NoPlot(f"the study's export record is not one this hpo reads: {study.user_attrs[EXPORT_ATTR]!r}")
         raise NoPlot(f"no export recorded for this study yet (`hpo export {config.path.name}` writes one)")
     study_dir = config.path.resolve().parent
-    path = record.folder(study_dir) / "metrics.json"
-    recorded = (
-        "an absolute path, as exports before relative paths recorded it (export again to record it relative)"
-        if Path(record.path).is_absolute()
-        else f"relative to the study file's folder {study_dir}"
-    )
+    path = record.folder(study_dir) / METRICS_FILE
     try:
-        metrics = read_json(path)
-    except OSError as exc:
+        return ExportMetrics.load(path)
+    except ModelFileError as exc:
+        if path.exists():  # there but unreadable or garbled: the record says which key
+            raise NoPlot(str(exc)) from None
+        recorded = (
+            "an absolute path, as exports before relative paths recorded it (export again to record it relative)"
+            if Path(record.path).is_absolute()
+            else f"relative to the study file's folder {study_dir}"
+        )
         raise NoPlot(
-            f"cannot read {path} ({exc.strerror}); the study records the export as {record.path!r}, {recorded}"
+            f"cannot read {path} ({os.strerror(errno.ENOENT)}); the study records the export as {record.path!r}, "
+            f"{recorded}"
         ) from None
-    except ValueError as exc:
-        raise NoPlot(f"{path} is not JSON ({exc})") from None
-    if not isinstance(metrics, dict):
-        raise NoPlot(f"{path} is not an export's metrics")
-    return metrics
 
 
 def _export_panels(study: optuna.Study, config: StudyConfig) -> list[Panel]:
@@ -143,19 +144,9 @@ def _export_panels(study: optuna.Study, config: StudyConfig) -> list[Panel]:
         metrics = _export_metrics(study, config)
     except NoPlot as exc:
         return [Panel("Exported model", why_not=str(exc))]
-
-    def checked(make: Callable[[dict[str, Any]], go.Figure]) -> Callable[[], go.Figure]:
-        def build() -> go.Figure:
-            try:
-                return make(metrics)
-            except (KeyError, TypeError, IndexError, ValueError) as exc:
-                raise NoPlot(f"the export's metrics.json lacks or garbles {exc}") from None
-
-        return build
-
     return [
-        _panel("Exported model: confusion matrix", checked(confusion_figure)),
-        _panel("Exported model: per-class metrics", checked(per_class_table)),
+        _panel("Exported model: confusion matrix", lambda: confusion_figure(metrics)),
+        _panel("Exported model: per-class metrics", lambda: per_class_table(metrics)),
     ]
 
 

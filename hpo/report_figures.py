@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from optuna.trial import TrialState
 
 from hpo.errors import NoPlot
+from hpo.records.export import ExportMetrics
 from hpo.study import accuracy, baseline_trial, epochs_run, val_curve
 
 __all__ = [
@@ -167,14 +168,15 @@ def states_figure(study: optuna.Study, max_epochs: int) -> go.Figure:
     return fig
 
 
-def confusion_figure(metrics: dict[str, Any]) -> go.Figure:
-    labels = [c["label"] for c in metrics["test"]["per_class"]]
-    cm = metrics["test"]["confusion_matrix"]
+def confusion_figure(metrics: ExportMetrics) -> go.Figure:
+    """The export's confusion matrix on the test split (true class down, predicted across)."""
+    labels = [c.label for c in metrics.test.per_class]
+    cm = metrics.test.confusion_matrix
     fig = go.Figure(
         go.Heatmap(z=cm, x=labels, y=labels, colorscale="Blues", text=cm, texttemplate="%{text}", showscale=False)
     )
     fig.update_layout(
-        title=f"Confusion matrix of the export (test split, accuracy {metrics['test_accuracy']:.4f})",
+        title=f"Confusion matrix of the export (test split, accuracy {metrics.test_accuracy:.4f})",
         xaxis_title="predicted",
         yaxis_title="true",
         yaxis_autorange="reversed",
@@ -182,12 +184,15 @@ def confusion_figure(metrics: dict[str, Any]) -> go.Figure:
     return fig
 
 
-def per_class_table(metrics: dict[str, Any]) -> go.Figure:
-    rows = metrics["test"]["per_class"]
+def per_class_table(metrics: ExportMetrics) -> go.Figure:
+    """The export's precision, recall, F1 and support per class on the test split."""
+    rows = metrics.test.per_class
     cols = [
-        [r["label"] for r in rows],
-        *[[f"{r[k]:.3f}" for r in rows] for k in ("precision", "recall", "f1")],
-        [r["support"] for r in rows],
+        [r.label for r in rows],
+        [f"{r.precision:.3f}" for r in rows],
+        [f"{r.recall:.3f}" for r in rows],
+        [f"{r.f1:.3f}" for r in rows],
+        [r.support for r in rows],
     ]
     fig = go.Figure(go.Table(header={"values": ["class", "precision", "recall", "F1", "n"]}, cells={"values": cols}))
     fig.update_layout(title="Per-class metrics of the export (test split)")

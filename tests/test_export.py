@@ -18,6 +18,7 @@ from hpo.config import load_config
 from hpo.data import load_prepared
 from hpo.data.decode import decode_file
 from hpo.fsutil import file_lock, write_checksums
+from hpo.records.export import ExportMetrics
 from tests.conftest import assert_user_error, run_hpo
 from tests.imagefiles import ODD_FILES, write_odd_files
 
@@ -33,15 +34,15 @@ def test_export_folder_contents(exported: dict[str, Path]) -> None:
     out = exported["out"]
     for name in ("saved_model/saved_model.pb", "model.keras", "labels.json", "preprocess.json", "metrics.json"):
         assert (out / name).is_file(), name
-    m = json.loads((out / "metrics.json").read_text())
-    assert 0.0 <= m["test_accuracy"] <= 1.0 and m["reload_max_abs_diff"] <= 1e-5
-    assert len(m["test"]["confusion_matrix"]) == 4 and len(m["test"]["per_class"]) == 4
-    assert {"train", "val", "test"} == set(m["split_sizes"]) and m["training_seconds"] > 0
-    assert m["params"]["batch_size"] in (16, 32) and m["epochs"] >= 1
-    assert set(m["tflite"]) == {"float16", "int8"}
-    for v in m["tflite"].values():
-        assert (out / v["file"]).is_file() and v["size_mb"] > 0
-    assert m["tflite"]["int8"]["size_mb"] < m["tflite"]["float16"]["size_mb"] < m["saved_model_size_mb"]
+    m = ExportMetrics.load(out)
+    assert 0.0 <= m.test_accuracy <= 1.0 and m.reload_max_abs_diff <= 1e-5
+    assert len(m.test.confusion_matrix) == 4 and len(m.test.per_class) == 4
+    assert {"train", "val", "test"} == set(m.split_sizes) and m.training_seconds > 0
+    assert m.params["batch_size"] in (16, 32) and m.epochs >= 1 and m.family == "cnn"
+    assert m.tflite is not None and set(m.tflite) == {"float16", "int8"}
+    for v in m.tflite.values():
+        assert (out / v.file).is_file() and v.size_mb > 0
+    assert m.tflite["int8"].size_mb < m.tflite["float16"].size_mb < m.saved_model_size_mb
     sums = dict(reversed(line.split("  ")) for line in (out / "SHA256SUMS").read_text().splitlines())
     assert sums.keys() == {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} - {"SHA256SUMS"}
     labels = json.loads((out / "labels.json").read_text())
@@ -49,7 +50,7 @@ def test_export_folder_contents(exported: dict[str, Path]) -> None:
     card = (out / "MODEL_CARD.md").read_text()
     for heading in ("## Data", "## Metrics", "## Intended use", "## Limitations"):
         assert heading in card
-    assert f"{m['test_accuracy']:.4f}" in card
+    assert f"{m.test_accuracy:.4f}" in card and "A from-scratch CNN found by an Optuna search" in card
 
 
 def test_paths_in_the_study_and_the_export_are_relative(exported: dict[str, Path]) -> None:
@@ -59,7 +60,7 @@ def test_paths_in_the_study_and_the_export_are_relative(exported: dict[str, Path
     record = optuna.load_study(study_name=cfg.study.name, storage=cfg.study.storage).user_attrs["export"]
     assert not Path(record["path"]).is_absolute() and (exported["toml"].parent / record["path"]).is_dir()
     out = exported["out"]
-    source = json.loads((out / "metrics.json").read_text())["source"]
+    source = ExportMetrics.load(out).source
     assert not Path(source).is_absolute() and (out / source).resolve() == cfg.data.source.resolve()
     assert str(out.parent) not in (out / "MODEL_CARD.md").read_text()
 
@@ -148,15 +149,16 @@ def test_savedmodel_in_a_separate_process_gives_the_same_predictions(exported: d
 
 
 def test_evaluate_reproduces_the_exported_test_accuracy(exported: dict[str, Path]) -> None:
-    m = json.loads((exported["out"] / "metrics.json").read_text())
+    m = ExportMetrics.load(exported["out"])
     proc = run_hpo("evaluate", exported["out"], exported["prepared"], "--json", "--no-progress")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    assert result["accuracy"] == pytest.approx(m["test_accuracy"], abs=1e-9)
-    assert result["confusion_matrix"] == m["test"]["confusion_matrix"]
+    assert result["accuracy"] == pytest.approx(m.test_accuracy, abs=1e-9)
+    assert result["confusion_matrix"] == m.test.confusion_matrix
     tfl = run_hpo("evaluate", exported["out"] / "model_int8.tflite", exported["prepared"], "--json")
     assert tfl.returncode == 0, tfl.stderr
-    assert json.loads(tfl.stdout)["accuracy"] == pytest.approx(m["tflite"]["int8"]["test_accuracy"], abs=1e-9)
+    assert m.tflite is not None
+    assert json.loads(tfl.stdout)["accuracy"] == pytest.approx(m.tflite["int8"].test_accuracy, abs=1e-9)
 
 
 def test_evaluate_on_a_class_folder_dataset(exported: dict[str, Path], synth_dir: Path, tmp_path: Path) -> None:
@@ -188,12 +190,12 @@ def test_exporting_the_baseline_trial_then_replacing_it(exported: dict[str, Path
     out = exported["out"].parent / "baseline"
     proc = run_hpo("export", exported["toml"], "--trial", "0", "--epochs", "1", "--out", out, "--no-progress")
     assert proc.returncode == 0, proc.stderr
-    m = json.loads((out / "metrics.json").read_text())
-    assert m["trial"] == 0 and m["baseline"] is True and m["epochs"] == 1
+    m = ExportMetrics.load(out)
+    assert m.trial == 0 and m.baseline is True and m.epochs == 1
     (out.parent / ".baseline.tmp-1" / "saved_model").mkdir(parents=True)  # left by an export killed mid-way
     proc = run_hpo("export", exported["toml"], "--trial", "1", "--epochs", "1", "--out", out, "--no-progress")
     assert proc.returncode == 0, proc.stderr
-    assert json.loads((out / "metrics.json").read_text())["trial"] == 1  # the previous export, replaced
+    assert ExportMetrics.load(out).trial == 1  # the previous export, replaced
     assert not [p.name for p in out.parent.iterdir() if p.name.startswith(".baseline.") and p.is_dir()]
 
 

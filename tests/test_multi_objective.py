@@ -10,6 +10,7 @@ import optuna
 import pytest
 
 from hpo.config import load_config
+from hpo.records.export import ExportMetrics
 from tests.conftest import assert_user_error, run_hpo
 from tests.studyfiles import write_study
 
@@ -53,8 +54,8 @@ def test_pareto_front_bounded_export_and_report(synth_dir: Path, tmp_path: Path)
     out = tmp_path / "small-model"
     proc = run_hpo("export", toml, "--max-params", str(int(bound)), "--out", out, "--epochs", "1", "--no-progress")
     assert proc.returncode == 0, proc.stderr
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["trial"] == expected.number and metrics["param_count"] <= bound
+    metrics = ExportMetrics.load(out)
+    assert metrics.trial == expected.number and metrics.param_count <= bound
 
     report = tmp_path / "report.html"
     assert run_hpo("report", toml, "--out", report).returncode == 0
@@ -74,6 +75,6 @@ def test_latency_objective_and_its_bound(synth_dir: Path, tmp_path: Path) -> Non
     proc = run_hpo("export", toml, "--max-latency-ms", str(loose), "--out", out, "--epochs", "1", "--no-progress")
     assert proc.returncode == 0, proc.stderr
     most_accurate = max(front, key=lambda t: t.values[0])
-    assert json.loads((out / "metrics.json").read_text())["trial"] == most_accurate.number
+    assert ExportMetrics.load(out).trial == most_accurate.number
     assert_user_error(run_hpo("export", toml, "--max-latency-ms", "1e-9"), "no trial on the Pareto front", sole=False)
     assert_user_error(run_hpo("export", toml, "--max-params", "1000"), "--max-params needs a study with objectives")

@@ -3,15 +3,16 @@ figure or says why not, on a study with switchable parameters and on a copy move
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import optuna
 import pytest
 
 from hpo.config import load_config
+from hpo.records.export import ExportMetrics
 from tests.browser import chromium, rendered_sections
 from tests.conftest import assert_user_error, require, run_hpo
 from tests.studyfiles import write_study
@@ -105,7 +106,7 @@ def test_report_from_a_copy_of_the_database_on_another_path(searched: dict[str, 
     shutil.copy(searched["db"], copy)
     shutil.copytree(searched["out"].parent, copy / "models")
     for metrics in (copy / "models").glob("*/metrics.json"):  # tell the copies from the originals
-        metrics.write_text(json.dumps({**json.loads(metrics.read_text()), "test_accuracy": 0.1234}))
+        replace(ExportMetrics.load(metrics), test_accuracy=0.1234).save(metrics.parent)
     record = _study(toml).user_attrs["export"]
     assert record["path"].startswith("models/"), record
     matrix = "Exported model: confusion matrix"

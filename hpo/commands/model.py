@@ -33,6 +33,7 @@ def _max_cost(args: argparse.Namespace, config: Any) -> float | None:
 def _export(args: argparse.Namespace) -> int:
     from hpo.config import load_config
     from hpo.export import check_export_out, export_study  # no TensorFlow until the retrain
+    from hpo.records.export import METRICS_FILE
     from hpo.search import load_data
     from hpo.storage import storage_override
     from hpo.study import load_study
@@ -48,14 +49,14 @@ def _export(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )  # fmt: skip
     print(
-        f"Exported trial {m['trial']}{' (baseline)' if m['baseline'] else ''}: retrained {m['epochs']} epochs "
-        f"on train+val in {m['training_seconds']:.0f} s; test accuracy {m['test_accuracy']:.4f} "
-        f"(train {m['train_accuracy']:.4f}, gap {m['train_test_gap']:+.4f}); {m['param_count']:,} params"
+        f"Exported trial {m.trial}{' (baseline)' if m.baseline else ''}: retrained {m.epochs} epochs "
+        f"on train+val in {m.training_seconds:.0f} s; test accuracy {m.test_accuracy:.4f} "
+        f"(train {m.train_accuracy:.4f}, gap {m.train_test_gap:+.4f}); {m.param_count:,} params"
     )
-    for q, v in m.get("tflite", {}).items():
-        print(f"  {v['file']}: {v['size_mb']:.3f} MB, test accuracy {v['test_accuracy']:.4f} ({q})")
-    print(f"Reloaded SavedModel matches (max abs diff {m['reload_max_abs_diff']:.1e}).")
-    print(f"SavedModel: {out / 'saved_model'}  ({m['saved_model_size_mb']:.2f} MB; metrics in {out / 'metrics.json'})")
+    for q, v in (m.tflite or {}).items():
+        print(f"  {v.file}: {v.size_mb:.3f} MB, test accuracy {v.test_accuracy:.4f} ({q})")
+    print(f"Reloaded SavedModel matches (max abs diff {m.reload_max_abs_diff:.1e}).")
+    print(f"SavedModel: {out / 'saved_model'}  ({m.saved_model_size_mb:.2f} MB; metrics in {out / METRICS_FILE})")
     return 0
 
 
@@ -66,11 +67,11 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     result = evaluate_dataset(load_exported(Path(args.model)), Path(args.path), args.split, not args.no_progress)
     if args.json:
-        print(json.dumps(result, indent=1))
+        print(json.dumps(result.to_json(), indent=1))
     else:
-        print(f"{result['dataset']} with {result['model']} ({result['format']}):")
-        print(format_metrics(result))
-        for s in result["skipped"]:
+        print(f"{result.dataset} with {result.model} ({result.format}):")
+        print(format_metrics(result.metrics))
+        for s in result.skipped:
             print(f"hpo: skipped {s['path']}: {s['reason']}", file=sys.stderr)
     return 0
 
@@ -105,7 +106,7 @@ def _compare(args: argparse.Namespace) -> int:
     from hpo.compare import compare_exports, format_comparison
 
     rows = compare_exports([Path(p) for p in args.exports])
-    print(json.dumps(rows, indent=1) if args.json else format_comparison(rows))
+    print(json.dumps([r.to_json() for r in rows], indent=1) if args.json else format_comparison(rows))
     return 0
 
 
