@@ -17,7 +17,6 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,9 +41,11 @@ from hpo.fsutil import (
 from hpo.metrics import classification_metrics
 from hpo.model_card import model_card, preprocess_contract
 from hpo.records.export import METRICS_FILE, ExportMetrics, TFLiteVariant
+from hpo.records.trial import is_baseline
 from hpo.study import EXPORT_ATTR, ExportRecord, accuracy
 
 if TYPE_CHECKING:
+    from hpo.builders import Builder
     from hpo.retrain import Retrained
 
 __all__ = [
@@ -91,8 +92,9 @@ def _protected(config: StudyConfig) -> list[tuple[Path, str]]:
         (study_dir, "the study file's folder"),
         (study_dir / config.study.name, "the study's run folder"),
         (config.data.prepared, "the study's prepared data"),
-        (config.data.source, "the study's dataset"),
     ]
+    if config.data.source is not None:
+        places.append((config.data.source, "the study's dataset"))
     return [(p.resolve(), what) for p, what in places]
 
 
@@ -111,8 +113,8 @@ def check_export_out(config: StudyConfig, out: Path) -> Path:
             raise OutputError(f"--out {out} is {what} ({place}) — {todo}")
         if place.is_relative_to(dest):
             raise OutputError(f"--out {out} contains {what} ({place}) — {todo}")
-    source = config.data.source.resolve()
-    if dest.is_relative_to(source):
+    source = config.data.source.resolve() if config.data.source is not None else None
+    if source is not None and dest.is_relative_to(source):
         raise OutputError(f"--out {out} is inside the dataset ({source}) — {todo}")
     for folder in (dest, *dest.parents):
         if folder.exists() and not folder.is_dir():
@@ -189,9 +191,9 @@ def _write(folder: Path, config: StudyConfig, data: PreparedData, r: Retrained, 
     metrics = ExportMetrics(
         study=config.study.name,
         trial=r.trial.number,
-        baseline=bool(r.trial.user_attrs.get("baseline")),
+        baseline=is_baseline(r.trial),
         trial_val_accuracy=accuracy(r.trial),
-        params=asdict(r.params),
+        params=r.params,
         param_count=int(model.count_params()),
         epochs=r.epochs,
         training_seconds=r.seconds,
@@ -225,6 +227,7 @@ def export_study(
     epochs: int | None = None,
     tflite: bool = False,
     progress: bool = True,
+    build: Builder | None = None,
 ) -> ExportMetrics:
     """Retrain, score on test, write and verify the export folder ``out``; returns its ``metrics.json``.
 
@@ -235,7 +238,7 @@ def export_study(
     trial = pick_trial(study, trial_number, max_cost)
     with _build_folder(config, out) as tmp:
         log.info("retraining trial %d on train+val", trial.number)
-        r = retrain(config, data, trial, epochs, progress)
+        r = retrain(config, data, trial, epochs, progress, build)
         metrics = _write(tmp, config, data, r, tflite)
         dest = check_export_out(config, out)
         replace_dir(tmp, dest)

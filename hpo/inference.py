@@ -9,7 +9,8 @@ damage, not malice: load only exports you trust (a SavedModel runs the graph it 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,13 @@ class ExportedModel:
             return np.zeros((0, len(self.labels)), np.float32)
         parts = [self._fn(images[i : i + PREDICT_BATCH]) for i in range(0, len(images), PREDICT_BATCH)]
         return np.concatenate(parts)
+
+    def predict_files(self, paths: Sequence[str | os.PathLike[str]], top_k: int = 3) -> list[dict[str, Any]]:
+        """Image files (and folders of them) decoded as at training time: one record per file,
+        ``{"path", "top": [{"label", "name", "probability"}, ...]}`` or ``{"path", "error"}``."""
+        from hpo.predict import collect_images, predict_files
+
+        return predict_files(self, collect_images([Path(p) for p in paths]), top_k)
 
 
 def _read_meta(root: Path, name: str) -> Any:

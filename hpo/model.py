@@ -18,9 +18,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from hpo.search_space import CNNParams
+from hpo.search_space import CNNParams, Recipe
 
-__all__ = ["build_cnn", "compile_cnn", "inference_accuracy", "make_optimizer", "with_augmentation"]
+__all__ = ["build_cnn", "compile_model", "inference_accuracy", "make_optimizer", "with_augmentation"]
 
 EXP_DECAY_PER_EPOCH = 0.9
 
@@ -71,15 +71,15 @@ def build_cnn(params: CNNParams, num_classes: int, image_size: int) -> keras.Mod
     return keras.Model(inputs, outputs, name="cnn")
 
 
-def with_augmentation(model: keras.Model, params: CNNParams) -> keras.Model:
+def with_augmentation(model: keras.Model, augment: float) -> keras.Model:
     """The model to train and compile: ``model`` behind the augmentation layers (none when
     ``augment`` is 0). Weights are shared, so training it trains ``model``, which itself is
     never compiled and so saves without any training-only objects."""
     inputs = keras.Input(model.input_shape[1:], name="image")
     x = inputs
-    for layer in _augmentation(params.augment):
+    for layer in _augmentation(augment):
         x = layer(x)
-    return keras.Model(inputs, model(x), name="cnn_trainer")
+    return keras.Model(inputs, model(x), name=f"{model.name}_trainer")
 
 
 class SparseSmoothedCrossentropy(keras.losses.Loss):
@@ -94,7 +94,7 @@ class SparseSmoothedCrossentropy(keras.losses.Loss):
         return keras.losses.categorical_crossentropy(onehot, y_pred, label_smoothing=self.label_smoothing)
 
 
-def make_optimizer(params: CNNParams, steps_per_epoch: int, epochs: int) -> keras.optimizers.Optimizer:
+def make_optimizer(params: Recipe, steps_per_epoch: int, epochs: int) -> keras.optimizers.Optimizer:
     """Optimizer with the learning-rate schedule of ``params.lr_decay``."""
     lr: float | keras.optimizers.schedules.LearningRateSchedule = params.learning_rate
     if params.lr_decay == "exponential":
@@ -114,12 +114,13 @@ def make_optimizer(params: CNNParams, steps_per_epoch: int, epochs: int) -> kera
     return keras.optimizers.RMSprop(lr)
 
 
-def compile_cnn(model: keras.Model, params: CNNParams, steps_per_epoch: int, epochs: int) -> keras.Model:
-    """Compile (the trainer) with the optimizer, schedule and loss of ``params``."""
+def compile_model(model: keras.Model, params: Recipe, optimizer: keras.optimizers.Optimizer) -> keras.Model:
+    """Compile (the trainer) with ``optimizer`` (made from ``params`` by `make_optimizer`) and
+    the loss of ``params``."""
     loss: Any = "sparse_categorical_crossentropy"
     if params.label_smoothing > 0:
         loss = SparseSmoothedCrossentropy(model.output_shape[-1], params.label_smoothing)
-    model.compile(optimizer=make_optimizer(params, steps_per_epoch, epochs), loss=loss, metrics=["accuracy"])
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     return model
 
 

@@ -1,9 +1,10 @@
 """The Optuna objective: one trial = build, train, report val accuracy per epoch.
 
-`Objective` loads the prepared data once per process. Each call builds the candidate from
-`suggest`, trains it with the library's `KerasPruningCallback` reporting ``val_accuracy``
-every epoch, stores what the dashboard and the export need as user attrs, and clears the
-Keras session so memory stays flat across hundreds of trials.
+`Objective` loads the prepared data once per process. Each call builds the candidate of the
+study's model family (`hpo.families`), trains it through `hpo.train.fit` with the library's
+`KerasPruningCallback` reporting ``val_accuracy`` every epoch, records what the dashboard and
+the export need (`hpo.records.trial`), and clears the Keras session so memory stays flat
+across hundreds of trials.
 
 Failure policy (after keras-tuner): a bad *candidate* (NaN loss, out of memory) raises
 `TrialFailed` — the trial is marked FAIL with the reason and the study goes on; a bad
@@ -12,14 +13,12 @@ Failure policy (after keras-tuner): a bad *candidate* (NaN loss, out of memory) 
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
 import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Any
 
 import keras
@@ -28,14 +27,14 @@ import optuna
 import tensorflow as tf
 from optuna_integration.keras import KerasPruningCallback
 
-from hpo.batchnorm import RecalibrateBatchNorm, recalibration_sample
+from hpo.builders import Builder, family_name
 from hpo.config import StudyConfig
-from hpo.data.pipeline import make_dataset
 from hpo.data.prepared import PreparedData
 from hpo.errors import TrialFailed
-from hpo.model import build_cnn, compile_cnn, inference_accuracy, with_augmentation
-from hpo.search_space import suggest
-from hpo.study import BASELINE_ATTR, CURVE_ATTR
+from hpo.families import build_candidate
+from hpo.model import inference_accuracy
+from hpo.records.trial import TrialRecord, write
+from hpo.train import METRIC, FitResult, early_stopping, fit, release
 from hpo.worker import visible_gpus_attr
 
 __all__ = [
@@ -44,40 +43,14 @@ __all__ = [
     "EpochHook",
     "Objective",
     "TrialFailed",
-    "fit_history_attrs",
     "measure_latency_ms",
     "overfit_attrs",
 ]
 
-METRIC = "val_accuracy"
 GAP_CONSTRAINT = "train_val_gap"  # constraint key: gap - max_train_val_gap (<= 0 is feasible)
 
 # one model per trial retraces tf.functions by design; TensorFlow's warning about it is noise
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
-
-
-class _EpochLog(keras.callbacks.Callback):
-    """Per-epoch logs and wall time (runs first, so a pruned epoch is recorded too); stops
-    training quietly at the first non-finite batch loss."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.history: dict[str, list[float]] = {}
-        self.seconds: list[float] = []
-        self._t0 = 0.0
-
-    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self._t0 = time.perf_counter()
-
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self.model.stop_training = True
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self.seconds.append(time.perf_counter() - self._t0)
-        for key, value in (logs or {}).items():
-            self.history.setdefault(key, []).append(float(value))
 
 
 #: (trial number, epoch 1-based, epochs, val accuracy) after every epoch
@@ -107,27 +80,11 @@ class _ReportOnly(keras.callbacks.Callback):
             self.trial.report(float(logs[METRIC]), step=epoch)
 
 
-def fit_history_attrs(history: dict[str, list[float]], seconds: list[float]) -> dict[str, Any]:
-    """User attrs from a Keras history: best epoch (1-based) by val accuracy and its numbers
-    (``fit_train_accuracy`` is Keras's running metric, with dropout and augmentation on)."""
-    val_acc = history.get(METRIC, [])
-    if not val_acc:
-        return {"epochs_run": 0}
-    best = int(np.argmax(val_acc))
-    return {
-        "best_epoch": best + 1,
-        "epochs_run": len(val_acc),
-        "fit_train_accuracy": float(history["accuracy"][best]),
-        "val_loss": float(history["val_loss"][best]),
-        "seconds_per_epoch": float(np.mean(seconds)) if seconds else 0.0,
-    }
-
-
-def overfit_attrs(model: keras.Model, data: PreparedData, val_accuracy: float) -> dict[str, float]:
+def overfit_attrs(model: keras.Model, data: PreparedData, val_accuracy: float) -> TrialRecord:
     """Train accuracy of the weights a trial keeps, in inference mode on the train split, and
     its gap to their val accuracy (what `max_train_val_gap` bounds)."""
     train_accuracy = inference_accuracy(model, *data.arrays("train"))
-    return {"train_accuracy": train_accuracy, "train_val_gap": train_accuracy - val_accuracy}
+    return TrialRecord(train_accuracy=train_accuracy, train_val_gap=train_accuracy - val_accuracy)
 
 
 def measure_latency_ms(model: keras.Model, data: PreparedData, batch: int = 32, runs: int = 5) -> float:
@@ -145,7 +102,8 @@ def measure_latency_ms(model: keras.Model, data: PreparedData, batch: int = 32, 
 
 
 class Objective:
-    """Callable for ``study.optimize``; holds the data and config, nothing per trial."""
+    """Callable for ``study.optimize``; holds the data and config, nothing per trial.
+    ``build``: a user's model builder, overriding ``[model]`` (see `hpo.families`)."""
 
     def __init__(
         self,
@@ -154,12 +112,14 @@ class Objective:
         worker: str = "",
         on_start: Callable[[], None] | None = None,
         on_epoch: EpochHook | None = None,
+        build: Builder | None = None,
     ) -> None:
         self.config = config
         self.data = data
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.on_start = on_start  # e.g. release the slot lock once the trial exists
         self.on_epoch = on_epoch  # e.g. the status line: (trial, epoch 1-based, epochs, val accuracy)
+        self.build = build
         self.current: int | None = None  # number of the trial being trained
 
     def _measure_overfit(self, trial: optuna.Trial, model: keras.Model, curve: list[float]) -> None:
@@ -169,82 +129,79 @@ class Objective:
             return
         kept = max(curve) if self.config.training.early_stopping_patience else curve[-1]
         overfit = overfit_attrs(model, self.data, kept)
-        for key, value in overfit.items():
-            trial.set_user_attr(key, value)
-        limit = self.config.study.max_train_val_gap
-        if limit is not None and math.isfinite(overfit["train_val_gap"]):
-            trial.set_constraint(GAP_CONSTRAINT, overfit["train_val_gap"] - limit)
+        write(trial, overfit)
+        limit, gap = self.config.study.max_train_val_gap, overfit.gap_or(math.nan)
+        if limit is not None and math.isfinite(gap):
+            trial.set_constraint(GAP_CONSTRAINT, gap - limit)
+
+    def _callbacks(self, trial: optuna.Trial, epochs: int) -> list[keras.callbacks.Callback]:
+        cfg = self.config
+        callbacks: list[keras.callbacks.Callback] = []
+        if self.on_epoch is not None:
+            callbacks.append(_EpochHookCallback(self.on_epoch, trial.number, epochs))
+        if TrialRecord.of(trial).baseline and not cfg.multi_objective:
+            callbacks.append(_ReportOnly(trial))
+        elif not cfg.multi_objective:  # Optuna takes no intermediate values from multi-objective trials
+            callbacks.append(KerasPruningCallback(trial, METRIC))
+        return callbacks + early_stopping(cfg.training.early_stopping_patience)
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         cfg, data = self.config, self.data
         self.current = trial.number
         if self.on_start is not None:
             self.on_start()
-        trial.set_user_attr("worker", self.worker)
-        trial.set_user_attr("cuda_visible_devices", visible_gpus_attr())
         retry_of = trial.storage.get_trial_system_attrs(trial._trial_id).get("failed_trial")
-        if retry_of is not None:
-            trial.set_user_attr("retry_of", int(retry_of))
-        params = suggest(trial, cfg.search)
-        trial.set_user_attr("cnn_params", asdict(params))
+        write(
+            trial,
+            TrialRecord(
+                worker=self.worker,
+                cuda_visible_devices=visible_gpus_attr(),
+                retry_of=int(retry_of) if retry_of is not None else None,
+                family=family_name(cfg, self.build),
+            ),
+        )
         epochs = cfg.training.max_epochs
-        keras.utils.set_random_seed(cfg.study.seed + trial.number)
-        train = make_dataset(data, "train", params.batch_size, shuffle=True, seed=cfg.study.seed + trial.number)
-        val = make_dataset(data, "val", cfg.training.eval_batch_size)
-        steps = math.ceil(len(data.splits["train"]) / params.batch_size)
-        log = _EpochLog()
-        callbacks: list[keras.callbacks.Callback] = [log]
-        if self.on_epoch is not None:
-            callbacks.append(_EpochHookCallback(self.on_epoch, trial.number, epochs))
-        if trial.user_attrs.get(BASELINE_ATTR) and not cfg.multi_objective:
-            callbacks.append(_ReportOnly(trial))
-        elif not cfg.multi_objective:  # Optuna takes no intermediate values from multi-objective trials
-            callbacks.append(KerasPruningCallback(trial, METRIC))
-        if cfg.training.early_stopping_patience:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor=METRIC, mode="max", patience=cfg.training.early_stopping_patience, restore_best_weights=True
-                )
-            )
+        result = FitResult()
         try:
-            model = build_cnn(params, data.num_classes, data.image_size)
-            trial.set_user_attr("param_count", int(model.count_params()))
-            if cfg.training.bn_calibration_images:
-                sample = recalibration_sample(data, "train", cfg.training.bn_calibration_images, cfg.study.seed)
-                callbacks.append(RecalibrateBatchNorm(model, sample))
-            trainer = compile_cnn(with_augmentation(model, params), params, steps, epochs)
-            trainer.fit(
-                train,
-                validation_data=val,
+            candidate = build_candidate(
+                trial,
+                cfg,
+                num_classes=data.num_classes,
+                image_size=data.image_size,
+                train_size=len(data.splits["train"]),
                 epochs=epochs,
-                verbose=0,
-                callbacks=callbacks,
-                shuffle=False,
+                build=self.build,
             )
-            trial.set_user_attr("latency_ms", measure_latency_ms(model, data))
-            self._measure_overfit(trial, model, log.history.get(METRIC, []))
+            write(trial, TrialRecord(model_params=candidate.params, param_count=int(candidate.model.count_params())))
+            fit(
+                candidate,
+                data,
+                epochs=epochs,
+                seed=cfg.study.seed + trial.number,
+                eval_batch_size=cfg.training.eval_batch_size,
+                callbacks=self._callbacks(trial, epochs),
+                bn_calibration_images=cfg.training.bn_calibration_images,
+                result=result,
+            )
+            write(trial, TrialRecord(latency_ms=measure_latency_ms(candidate.model, data)))
+            self._measure_overfit(trial, candidate.model, result.curve)
         except KeyboardInterrupt:
-            trial.set_user_attr("fail_reason", "interrupted (SIGINT/SIGTERM); params re-queued")
+            write(trial, TrialRecord(fail_reason="interrupted (SIGINT/SIGTERM); params re-queued"))
             raise
         except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
-            trial.set_user_attr("fail_reason", f"out of memory: {str(exc).splitlines()[0][:200]}")
+            write(trial, TrialRecord(fail_reason=f"out of memory: {str(exc).splitlines()[0][:200]}"))
             raise TrialFailed(f"out of memory ({type(exc).__name__})") from exc
         finally:
-            for key, value in fit_history_attrs(log.history, log.seconds).items():
-                trial.set_user_attr(key, value)
+            write(trial, TrialRecord(**result.best_epoch_stats()))
             if cfg.multi_objective:
-                trial.set_user_attr(CURVE_ATTR, log.history.get(METRIC, []))
-            policy = keras.config.dtype_policy()  # Keras 3 keeps it in the state clear_session wipes
-            keras.backend.clear_session()
-            keras.config.set_dtype_policy(policy)  # else mixed precision would end after trial 1
-            gc.collect()
-        losses = log.history.get("loss", [])
-        if not losses or not all(math.isfinite(v) for v in losses):
-            epoch = next((i + 1 for i, v in enumerate(losses) if not math.isfinite(v)), 0)
-            trial.set_user_attr("fail_reason", f"loss became NaN at epoch {epoch}")
+                write(trial, TrialRecord(val_accuracy_curve=result.curve))
+            release()
+        if (epoch := result.nan_epoch()) is not None:
+            write(trial, TrialRecord(fail_reason=f"loss became NaN at epoch {epoch}"))
             raise TrialFailed(f"loss became NaN at epoch {epoch}")
-        best = float(max(log.history[METRIC]))
+        best = float(max(result.curve))
         if not cfg.multi_objective:
             return best
-        cost = cfg.study.objectives[1]
-        return best, float(trial.user_attrs["latency_ms"] if cost == "latency_ms" else trial.user_attrs["param_count"])
+        rec = TrialRecord.of(trial)
+        cost = rec.latency_ms if cfg.study.objectives[1] == "latency_ms" else rec.param_count
+        return best, float(cost or 0.0)

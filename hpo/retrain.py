@@ -1,28 +1,31 @@
 """Retrain a trial's network on train+val with the exact search-space code.
 
-``suggest(FixedTrial(trial.params), space)`` rebuilds the `CNNParams` the trial saw; the
-epoch count is the one at which the trial's val accuracy peaked (or ``--epochs``).
+``build_candidate(FixedTrial(trial.params), ...)`` rebuilds the candidate the trial saw (its
+own CNN, a backbone, or a user's builder alike), and `hpo.train.fit` trains it as the trial
+was trained; the epoch count is the one at which the trial's val accuracy peaked (or
+``--epochs``).
 """
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import keras
 import optuna
 from optuna.trial import FixedTrial, FrozenTrial, TrialState
 
-from hpo.batchnorm import BatchNormCalibrator, recalibration_sample
+from hpo.builders import Builder, family_name
 from hpo.config import StudyConfig
-from hpo.data.pipeline import make_dataset
 from hpo.data.prepared import PreparedData
 from hpo.errors import HpoError
-from hpo.model import build_cnn, compile_cnn, inference_accuracy, with_augmentation
-from hpo.search_space import CNNParams, suggest
+from hpo.families import build_candidate
+from hpo.model import inference_accuracy
+from hpo.records.trial import TrialRecord
 from hpo.study import best_by_accuracy, pareto_front
+from hpo.train import fit
 
 __all__ = ["Retrained", "pick_trial", "retrain"]
 
@@ -30,7 +33,7 @@ __all__ = ["Retrained", "pick_trial", "retrain"]
 @dataclass
 class Retrained:
     model: keras.Model
-    params: CNNParams
+    params: dict[str, Any]  # the candidate as the model family resolved it
     trial: FrozenTrial
     epochs: int
     seconds: float
@@ -68,23 +71,35 @@ def retrain(
     trial: FrozenTrial,
     epochs: int | None = None,
     progress: bool = True,
+    build: Builder | None = None,
 ) -> Retrained:
     """Train ``trial``'s network from scratch on train+val (no early stopping: the epoch
-    count is fixed), seeded like the trial."""
-    params = suggest(FixedTrial(trial.params), config.search)
-    n_epochs = epochs or int(trial.user_attrs.get("best_epoch") or config.training.max_epochs)
+    count is fixed), seeded like the trial (``[study] seed`` + its number)."""
+    n_epochs = epochs or TrialRecord.of(trial).best_epoch or config.training.max_epochs
     if n_epochs < 1:
         raise HpoError(f"--epochs must be at least 1, got {n_epochs}")
-    keras.utils.set_random_seed(config.study.seed + trial.number)
-    train = make_dataset(data, ("train", "val"), params.batch_size, shuffle=True, seed=config.study.seed)
-    steps = math.ceil(len(data.indices("train", "val")) / params.batch_size)
-    model = build_cnn(params, data.num_classes, data.image_size)
-    trainer = compile_cnn(with_augmentation(model, params), params, steps, n_epochs)
-    verbose = "auto" if progress and sys.stdout.isatty() else 0
+    splits = ("train", "val")
+    candidate = build_candidate(
+        FixedTrial(trial.params),
+        config,
+        num_classes=data.num_classes,
+        image_size=data.image_size,
+        train_size=len(data.indices(*splits)),
+        epochs=n_epochs,
+        build=build,
+    )
     t0 = time.perf_counter()
-    trainer.fit(train, epochs=n_epochs, verbose=verbose, shuffle=False)
-    if n_calibration := config.training.bn_calibration_images:  # statistics for the final weights, as in the trial
-        BatchNormCalibrator(model)(recalibration_sample(data, ("train", "val"), n_calibration, config.study.seed))
+    fit(
+        candidate,
+        data,
+        splits,
+        epochs=n_epochs,
+        seed=config.study.seed + trial.number,
+        validation=None,
+        bn_calibration_images=config.training.bn_calibration_images,
+        verbose="auto" if progress and sys.stdout.isatty() else 0,
+    )
     seconds = time.perf_counter() - t0
-    train_accuracy = inference_accuracy(model, *data.arrays("train", "val"))
-    return Retrained(model, params, trial, n_epochs, seconds, train_accuracy)
+    train_accuracy = inference_accuracy(candidate.model, *data.arrays(*splits))
+    family = family_name(config, build)
+    return Retrained(candidate.model, candidate.params, trial, n_epochs, seconds, train_accuracy, family)

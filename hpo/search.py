@@ -11,6 +11,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
@@ -20,11 +21,15 @@ from optuna.trial import FrozenTrial, TrialState
 from hpo.config import StudyConfig
 from hpo.data import load_prepared, prepare
 from hpo.data.prepared import PreparedData
-from hpo.errors import HpoError, SearchInterrupted
+from hpo.errors import ConfigError, HpoError, SearchInterrupted
 from hpo.outage import StorageOutage, storage_failure
 from hpo.progress import SearchProgress
+from hpo.records.trial import TrialRecord
 from hpo.slots import Slot, SlotLock, claim
 from hpo.study import FINISHED, accuracy, best_by_accuracy, epochs_run, feasible, open_study
+
+if TYPE_CHECKING:
+    from hpo.builders import Builder
 
 __all__ = ["FailureGuard", "SearchInterrupted", "load_data", "run_search", "trial_line"]
 
@@ -36,6 +41,8 @@ def load_data(config: StudyConfig, data_dir: Path | None = None, progress: bool 
     if data_dir is not None:
         return load_prepared(data_dir)
     d = config.data
+    if d.source is None:
+        raise ConfigError(f"{config.path}: [data] source is not set — set it, or give the prepared data (--data DIR)")
     result = prepare(
         d.source,
         d.prepared,
@@ -64,12 +71,13 @@ def trial_line(study: optuna.Study, trial: FrozenTrial) -> str:
         names = study.metric_names or ["", "cost"]
         value += f" {names[1]} {trial.values[1]:.4g}"
     secs = trial.duration.total_seconds() if trial.duration else 0.0
-    tag = " [baseline]" if trial.user_attrs.get("baseline") else ""
-    reason = f"  {trial.user_attrs.get('fail_reason', '')}" if trial.state == TrialState.FAIL else ""
+    rec = TrialRecord.of(trial)
+    tag = " [baseline]" if rec.baseline else ""
+    reason = f"  {rec.fail_reason or ''}" if trial.state == TrialState.FAIL else ""
     if trial.constraints:
-        tag += f" [gap {trial.user_attrs.get('train_val_gap', 0.0):+.3f}{'' if feasible(trial) else ' over limit'}]"
-    if "retry_of" in trial.user_attrs:
-        tag += f" [retry of #{trial.user_attrs['retry_of']}]"
+        tag += f" [gap {rec.gap_or(0.0):+.3f}{'' if feasible(trial) else ' over limit'}]"
+    if rec.retry_of is not None:
+        tag += f" [retry of #{rec.retry_of}]"
     return (
         f"trial {trial.number:>4}  {trial.state.name:<8} val_accuracy {value:<7} best {best:<16}"
         f" epochs {epochs_run(trial):>3}  {secs:6.1f}s{tag}{reason}"
@@ -105,7 +113,7 @@ class FailureGuard:
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
         self.streak = self.streak + 1 if trial.state == TrialState.FAIL else 0
-        self.last_reason = str(trial.user_attrs.get("fail_reason", "see the log"))
+        self.last_reason = TrialRecord.of(trial).fail_reason or "see the log"
         if self.tripped:
             study.stop()
 
@@ -118,7 +126,7 @@ def _requeue_interrupted(study: optuna.Study, worker: str, current: int | None, 
         retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
     requeued = []
     for t in study.get_trials(deepcopy=False):
-        mine = t.number == current or t.user_attrs.get("worker") == worker
+        mine = t.number == current or TrialRecord.of(t).worker == worker
         if not mine or t.state not in (TrialState.RUNNING, TrialState.FAIL):
             continue
         if t.state == TrialState.RUNNING:
@@ -161,9 +169,11 @@ def run_search(
     progress: SearchProgress | None = None,
     max_failures: int = 5,
     worker: str = "",
+    build: Builder | None = None,
 ) -> optuna.Study:
     """Optimize the study until it holds ``n_trials`` finished trials (or the timeout).
-    ``progress``: what is shown while it runs (default: one plain line per finished trial).
+    ``progress``: what is shown while it runs (default: one plain line per finished trial);
+    ``build``: a model builder overriding the study's ``[model]`` (the Python API's ``build=``).
 
     Raises `SearchInterrupted` on SIGINT (or SIGTERM turned into KeyboardInterrupt)."""
     from hpo.objective import Objective, TrialFailed  # imports TensorFlow
@@ -180,7 +190,7 @@ def run_search(
     progress.refresh(study)
     guard = FailureGuard(max_failures)
     lock = SlotLock(study._storage, study.study_name, config.study.storage)
-    objective = Objective(config, data, worker, on_start=lock.release, on_epoch=progress.epoch)
+    objective = Objective(config, data, worker, on_start=lock.release, on_epoch=progress.epoch, build=build)
     callbacks: list[Callable[[optuna.Study, FrozenTrial], None]] = [
         progress.trial_done,  # first, so the status line under the trial's line is already current
         lambda s, t: emit(trial_line(s, t)),

@@ -1,4 +1,6 @@
-"""The CNN search space: `suggest(trial, space) -> CNNParams`, and the seed's baseline preset.
+"""The search space: `suggest(trial, space) -> CNNParams` (hpo's CNN), `suggest_backbone`
+(a pretrained backbone's head and fine-tuning), `suggest_recipe` (the optimizer of a user's
+uncompiled model), and the seed's baseline preset.
 
 Retraining reuses this exact code: ``suggest(optuna.trial.FixedTrial(best.params), space)``
 gives the `CNNParams` the trial saw. Every parameter is always suggested (a fixed value is a
@@ -13,19 +15,42 @@ from typing import Any
 import optuna
 
 __all__ = [
+    "BACKBONE_ONLY",
     "BASELINE",
+    "CNN_ONLY",
+    "RECIPE",
+    "BackboneParams",
     "CNNParams",
     "Choice",
     "FloatRange",
     "IntRange",
+    "Recipe",
     "SearchSpace",
     "baseline_trial_params",
     "suggest",
+    "suggest_backbone",
+    "suggest_recipe",
 ]
 
 OPTIMIZERS = ("rmsprop", "adam", "adamw", "sgd")
 LR_DECAYS = ("none", "exponential", "cosine")
 HEADS = ("flatten", "gap")
+#: dimensions only hpo's CNN uses, only a pretrained backbone uses, and the training recipe
+#: (optimizer, schedule, loss) hpo gives a user's model that comes back uncompiled
+CNN_ONLY = ("l1", "depth", "base_filters", "batch_norm", "head")
+BACKBONE_ONLY = ("fine_tune_layers", "backbone_lr_scale")
+RECIPE = ("learning_rate", "optimizer", "lr_decay", "weight_decay", "label_smoothing")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a model is compiled: optimizer, learning rate and schedule, label smoothing."""
+
+    learning_rate: float = 1e-3
+    optimizer: str = "rmsprop"
+    lr_decay: str = "none"
+    weight_decay: float = 0.0  # decoupled weight decay, AdamW only
+    label_smoothing: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -50,12 +75,40 @@ class CNNParams:
     weight_decay: float = 0.0  # decoupled weight decay, AdamW only
     label_smoothing: float = 0.0
 
+    @property
+    def recipe(self) -> Recipe:
+        return Recipe(self.learning_rate, self.optimizer, self.lr_decay, self.weight_decay, self.label_smoothing)
+
     def filters(self) -> list[int]:
         """Filters of each conv block: doubling from ``base_filters``, capped at 512."""
         return [min(self.base_filters * 2**i, 512) for i in range(self.depth)]
 
 
 BASELINE = CNNParams()
+
+
+@dataclass(frozen=True)
+class BackboneParams:
+    """One candidate on a pretrained backbone: the head (dropout, dense units, L2), how many
+    of the backbone's top layers are fine-tuned and at what fraction of the head's learning
+    rate, and the training recipe."""
+
+    learning_rate: float
+    batch_size: int
+    l2: float
+    dropout: float
+    dense_units: int
+    optimizer: str
+    lr_decay: str
+    augment: float
+    weight_decay: float
+    label_smoothing: float
+    fine_tune_layers: int  # 0 = the backbone is frozen (feature extraction)
+    backbone_lr_scale: float  # backbone learning rate = learning_rate * this
+
+    @property
+    def recipe(self) -> Recipe:
+        return Recipe(self.learning_rate, self.optimizer, self.lr_decay, self.weight_decay, self.label_smoothing)
 
 
 @dataclass(frozen=True)
@@ -97,10 +150,14 @@ class SearchSpace:
     head: Choice = Choice(HEADS)
     weight_decay: FloatRange = FloatRange(1e-5, 1e-2, log=True)  # suggested only for AdamW
     label_smoothing: FloatRange = FloatRange(0.0, 0.1)
+    fine_tune_layers: IntRange = IntRange(0, 30)  # pretrained backbones only
+    backbone_lr_scale: FloatRange = FloatRange(0.01, 1.0, log=True)  # pretrained backbones only
 
     def baseline_mismatch(self) -> str | None:
         """Name of the first parameter whose range or choices exclude the baseline's value."""
         for f in fields(self):
+            if f.name in BACKBONE_ONLY:
+                continue
             dim, value = getattr(self, f.name), getattr(BASELINE, f.name)
             if dim is None:
                 ok = value == 0.0
@@ -137,24 +194,43 @@ def _penalty(trial: optuna.trial.BaseTrial, name: str, dim: FloatRange | None) -
     return float(trial.suggest_float(name, dim.low, dim.high, log=dim.log))
 
 
-def suggest(trial: optuna.trial.BaseTrial, space: SearchSpace) -> CNNParams:
-    """Sample (or, for a `FixedTrial`, replay) one candidate from ``space``."""
+def _suggest_all(trial: optuna.trial.BaseTrial, space: SearchSpace, names: list[str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for f in fields(space):
-        dim = getattr(space, f.name)
-        if f.name in ("l1", "l2"):
-            values[f.name] = _penalty(trial, f.name, dim)
-        elif f.name == "weight_decay":
-            values[f.name] = _suggest(trial, f.name, dim) if values["optimizer"] == "adamw" else 0.0
+    for name in names:
+        dim = getattr(space, name)
+        if name in ("l1", "l2"):
+            values[name] = _penalty(trial, name, dim)
+        elif name == "weight_decay":
+            values[name] = _suggest(trial, name, dim) if values["optimizer"] == "adamw" else 0.0
         else:
-            values[f.name] = _suggest(trial, f.name, dim)
-    return CNNParams(**values)
+            values[name] = _suggest(trial, name, dim)
+    return values
+
+
+def suggest(trial: optuna.trial.BaseTrial, space: SearchSpace) -> CNNParams:
+    """Sample (or, for a `FixedTrial`, replay) one candidate of hpo's CNN from ``space``."""
+    names = [f.name for f in fields(space) if f.name not in BACKBONE_ONLY]
+    return CNNParams(**_suggest_all(trial, space, names))
+
+
+def suggest_backbone(trial: optuna.trial.BaseTrial, space: SearchSpace) -> BackboneParams:
+    """Sample (or replay) one head + fine-tuning candidate for a pretrained backbone."""
+    names = [f.name for f in fields(space) if f.name not in CNN_ONLY]
+    return BackboneParams(**_suggest_all(trial, space, names))
+
+
+def suggest_recipe(trial: optuna.trial.BaseTrial, space: SearchSpace) -> Recipe:
+    """Sample (or replay) the optimizer, learning rate, schedule and label smoothing that hpo
+    compiles a user's uncompiled model with."""
+    return Recipe(**_suggest_all(trial, space, list(RECIPE)))
 
 
 def baseline_trial_params(space: SearchSpace) -> dict[str, Any]:
     """Optuna params that make `suggest` return `BASELINE` (for ``study.enqueue_trial``)."""
     params: dict[str, Any] = {}
     for f in fields(space):
+        if f.name in BACKBONE_ONLY:
+            continue
         value = getattr(BASELINE, f.name)
         if f.name in ("l1", "l2"):
             dim = getattr(space, f.name)

@@ -16,12 +16,11 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from hpo.config import PrunerConfig, StudyConfig
+from hpo.records.trial import TrialRecord, baseline_attrs, is_baseline
 from hpo.search_space import baseline_trial_params
 from hpo.storage import make_storage, require_study
 
 __all__ = [
-    "BASELINE_ATTR",
-    "CURVE_ATTR",
     "EXPORT_ATTR",
     "FINISHED",
     "ExportRecord",
@@ -40,9 +39,7 @@ __all__ = [
     "val_curve",
 ]
 
-BASELINE_ATTR = "baseline"
 EXPORT_ATTR = "export"  # study user attr: the latest export's path and headline numbers (`ExportRecord`)
-CURVE_ATTR = "val_accuracy_curve"  # per-epoch val accuracy of multi-objective trials
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
@@ -141,7 +138,7 @@ def open_study(config: StudyConfig, worker: str = "") -> optuna.Study:
     if config.study.enqueue_baseline and baseline_trial(study) is None:
         study.enqueue_trial(
             baseline_trial_params(config.search),
-            user_attrs={BASELINE_ATTR: True},
+            user_attrs=baseline_attrs(),
             skip_if_exists=True,
         )
     return study
@@ -162,7 +159,7 @@ def load_study(config: StudyConfig) -> optuna.Study:
 def baseline_trial(study: optuna.Study) -> FrozenTrial | None:
     """The trial marked as the seed's baseline (normally trial 0; a retry of it if trial 0's
     worker died), preferring a finished one."""
-    marked = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get(BASELINE_ATTR)]
+    marked = [t for t in study.get_trials(deepcopy=False) if is_baseline(t)]
     finished = [t for t in marked if t.state in FINISHED]
     candidates = finished or marked
     return candidates[0] if candidates else None
@@ -171,14 +168,14 @@ def baseline_trial(study: optuna.Study) -> FrozenTrial | None:
 def epochs_run(trial: FrozenTrial) -> int:
     """Epochs a trial trained: one intermediate value per epoch (multi-objective trials, which
     Optuna can't report intermediate values for, keep their curve in a user attr)."""
-    return len(trial.intermediate_values) or len(trial.user_attrs.get(CURVE_ATTR, []))
+    return len(trial.intermediate_values) or len(TrialRecord.of(trial).val_accuracy_curve or [])
 
 
 def val_curve(trial: FrozenTrial) -> dict[int, float]:
     """Val accuracy per epoch (0-based step -> value)."""
     if trial.intermediate_values:
         return dict(trial.intermediate_values)
-    return dict(enumerate(trial.user_attrs.get(CURVE_ATTR, [])))
+    return dict(enumerate(TrialRecord.of(trial).val_accuracy_curve or []))
 
 
 def accuracy(trial: FrozenTrial) -> float | None:

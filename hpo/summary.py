@@ -8,6 +8,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hpo.config import StudyConfig
+from hpo.records.trial import TrialRecord, is_baseline
 from hpo.study import FINISHED, accuracy, baseline_trial, best_by_accuracy, epochs_run, feasible, pareto_front
 
 __all__ = ["format_summary", "format_trials", "format_value", "study_summary", "trial_record"]
@@ -21,9 +22,10 @@ def trial_record(trial: FrozenTrial) -> dict[str, Any]:
         "values": trial.values,
         "epochs": epochs_run(trial),
         "seconds": trial.duration.total_seconds() if trial.duration else None,
-        "baseline": bool(trial.user_attrs.get("baseline")),
+        "baseline": is_baseline(trial),
         "feasible": feasible(trial),
         "params": trial.params,
+        "train_val_gap": TrialRecord.of(trial).train_val_gap,
         "user_attrs": trial.user_attrs,
     }
 
@@ -66,7 +68,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     if best is None:
         lines.append("No completed trial yet.")
         return "\n".join(lines)
-    gap = best["user_attrs"].get("train_val_gap")
+    gap = best["train_val_gap"]
     lines.append(
         f"Best: trial {best['number']}, val_accuracy {best['val_accuracy']:.4f}"
         + (f" (train-val gap {gap:+.4f})" if gap is not None else "")

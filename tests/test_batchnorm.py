@@ -9,7 +9,7 @@ import numpy as np
 from hpo.batchnorm import BatchNormCalibrator, RecalibrateBatchNorm, recalibration_sample
 from hpo.data import load_prepared
 from hpo.data.pipeline import make_dataset
-from hpo.model import build_cnn, compile_cnn, with_augmentation
+from hpo.model import build_cnn, compile_model, make_optimizer, with_augmentation
 from hpo.search_space import BASELINE, CNNParams
 
 
@@ -54,7 +54,8 @@ def test_fit_validates_with_freshly_calibrated_statistics(prepared: Path) -> Non
 
     keras.utils.set_random_seed(0)
     model = build_cnn(BASELINE, data.num_classes, data.image_size)
-    trainer = compile_cnn(with_augmentation(model, BASELINE), BASELINE, math.ceil(len(data.splits["train"]) / 8), 2)
+    optimizer = make_optimizer(BASELINE.recipe, math.ceil(len(data.splits["train"]) / 8), 2)
+    trainer = compile_model(with_augmentation(model, BASELINE.augment), BASELINE.recipe, optimizer)
     history = trainer.fit(
         make_dataset(data, "train", 8, shuffle=True),
         validation_data=make_dataset(data, "val", 32),

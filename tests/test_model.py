@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from hpo.model import build_cnn, compile_cnn, make_optimizer, with_augmentation
+from hpo.model import build_cnn, compile_model, make_optimizer, with_augmentation
 from hpo.search_space import BASELINE, CNNParams
 
 
@@ -35,9 +35,9 @@ def test_rescaling_means_raw_pixels_in() -> None:
 def test_augmentation_wraps_but_never_enters_the_inference_model() -> None:
     params = CNNParams(augment=0.5, dropout=0.0, batch_norm=False)
     model = build_cnn(params, num_classes=3, image_size=16)
-    trainer = with_augmentation(model, params)
+    trainer = with_augmentation(model, params.augment)
     assert "RandomFlip" in _layer_types(trainer) and "RandomFlip" not in _layer_types(model)
-    plain = with_augmentation(model, CNNParams(augment=0.0))
+    plain = with_augmentation(model, 0.0)
     assert "RandomFlip" not in _layer_types(plain) and plain is not model
     x = np.random.default_rng(0).integers(0, 255, (4, 16, 16, 3)).astype("float32")
     # called without a training flag (as a serving function does), the inference model is deterministic
@@ -65,7 +65,7 @@ def test_deep_nets_stop_pooling_at_one_pixel() -> None:
     [("rmsprop", "none", "RMSprop"), ("adam", "exponential", "Adam"), ("sgd", "cosine", "SGD")],
 )
 def test_optimizers_and_schedules(optimizer: str, decay: str, cls: str) -> None:
-    opt = make_optimizer(CNNParams(optimizer=optimizer, lr_decay=decay, learning_rate=0.01), 10, 5)
+    opt = make_optimizer(CNNParams(optimizer=optimizer, lr_decay=decay, learning_rate=0.01).recipe, 10, 5)
     assert type(opt).__name__ == cls
     lr = opt.learning_rate
     if decay == "none":
@@ -77,7 +77,7 @@ def test_optimizers_and_schedules(optimizer: str, decay: str, cls: str) -> None:
 
 
 def test_compiled_model_trains_one_step() -> None:
-    model = compile_cnn(build_cnn(BASELINE, 2, 16), BASELINE, steps_per_epoch=1, epochs=1)
+    model = compile_model(build_cnn(BASELINE, 2, 16), BASELINE.recipe, make_optimizer(BASELINE.recipe, 1, 1))
     x = np.random.default_rng(0).integers(0, 255, (8, 16, 16, 3)).astype("uint8")
     hist = model.fit(x, np.arange(8) % 2, epochs=1, verbose=0)
     assert np.isfinite(hist.history["loss"][0])
@@ -88,7 +88,7 @@ def test_gap_head_and_adamw() -> None:
     model = build_cnn(params, num_classes=4, image_size=32)
     assert "GlobalAveragePooling2D" in _layer_types(model) and "Flatten" not in _layer_types(model)
     assert model.get_layer("dense").kernel.shape == (64, 128)  # channels only, no spatial grid
-    opt = make_optimizer(params, 10, 5)
+    opt = make_optimizer(params.recipe, 10, 5)
     assert type(opt).__name__ == "AdamW" and opt.weight_decay == pytest.approx(1e-3)
 
 
@@ -100,5 +100,6 @@ def test_label_smoothing_matches_the_smoothed_targets() -> None:
     # targets: 0.8 * onehot + 0.2 / 4 = [0.85, 0.05, 0.05, 0.05]
     expected = -(0.85 * np.log(0.7) + 3 * 0.05 * np.log(0.1))
     assert float(loss(np.array([0]), probs)) == pytest.approx(expected, rel=1e-5)
-    trainer = compile_cnn(build_cnn(CNNParams(label_smoothing=0.1), 4, 16), CNNParams(label_smoothing=0.1), 1, 1)
+    smooth = CNNParams(label_smoothing=0.1).recipe
+    trainer = compile_model(build_cnn(CNNParams(label_smoothing=0.1), 4, 16), smooth, make_optimizer(smooth, 1, 1))
     assert isinstance(trainer.loss, SparseSmoothedCrossentropy)

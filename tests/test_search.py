@@ -10,6 +10,7 @@ import pytest
 from optuna.trial import FixedTrial, TrialState
 
 from hpo.config import load_config
+from hpo.records.trial import TrialRecord
 from hpo.search_space import BASELINE, CNNParams, baseline_trial_params, suggest
 from tests.conftest import assert_user_error, run_hpo
 from tests.studyfiles import write_study
@@ -44,7 +45,8 @@ def test_search_prunes_marks_baseline_resumes_and_replays(synth_dir: Path, tmp_p
     cfg = load_config(toml)
     assert first.user_attrs["baseline"] is True
     assert first.params == baseline_trial_params(cfg.search)
-    assert CNNParams(**first.user_attrs["cnn_params"]) == BASELINE
+    record = TrialRecord.of(first)
+    assert CNNParams(**first.user_attrs["model_params"]) == BASELINE and record.family == "cnn"
     for key in (
         "param_count",
         "best_epoch",
@@ -60,7 +62,7 @@ def test_search_prunes_marks_baseline_resumes_and_replays(synth_dir: Path, tmp_p
 
     # the retrain path: the same search-space code replays the best trial's params exactly
     best = study.best_trial
-    assert suggest(FixedTrial(best.params), cfg.search) == CNNParams(**best.user_attrs["cnn_params"])
+    assert suggest(FixedTrial(best.params), cfg.search) == CNNParams(**(TrialRecord.of(best).model_params or {}))
 
     # resume: numbers continue, the new cap holds, and a finished study runs nothing more
     assert run_hpo("search", toml, "--n-trials", "10", "--no-progress").returncode == 0

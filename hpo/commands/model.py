@@ -31,23 +31,23 @@ def _max_cost(args: argparse.Namespace, config: Any) -> float | None:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from hpo.api import Study
+    from hpo.builders import study_builder
     from hpo.config import load_config
-    from hpo.export import check_export_out, export_study  # no TensorFlow until the retrain
+    from hpo.export import check_export_out  # no TensorFlow until the retrain
     from hpo.records.export import METRICS_FILE
-    from hpo.search import load_data
     from hpo.storage import storage_override
-    from hpo.study import load_study
 
-    config = load_config(args.study).with_overrides(storage=storage_override(args.storage))
-    out = Path(args.out or f"models/{config.study.name}")
-    check_export_out(config, out)  # before any data preparation or training
-    max_cost = _max_cost(args, config)
-    study = load_study(config)
-    data = load_data(config, Path(args.data) if args.data else None, progress=not args.no_progress)
-    m = export_study(
-        config, study, data, out, trial_number=args.trial, max_cost=max_cost, epochs=args.epochs, tflite=args.tflite,
-        progress=not args.no_progress,
-    )  # fmt: skip
+    study = Study(load_config(args.study).with_overrides(storage=storage_override(args.storage)))
+    out = Path(args.out or f"models/{study.name}")
+    check_export_out(study.config, out)  # before any data preparation or training
+    study_builder(study.config)
+    max_cost = _max_cost(args, study.config)
+    study.optuna_study()  # a missing study is an error before any data is prepared
+    study.data(args.data, progress=not args.no_progress)
+    m = study.export(
+        out, trial=args.trial, max_cost=max_cost, epochs=args.epochs, tflite=args.tflite, progress=not args.no_progress
+    ).metrics
     print(
         f"Exported trial {m.trial}{' (baseline)' if m.baseline else ''}: retrained {m.epochs} epochs "
         f"on train+val in {m.training_seconds:.0f} s; test accuracy {m.test_accuracy:.4f} "
@@ -133,7 +133,7 @@ def register(sub: Any) -> None:
     e.add_argument("--epochs", type=int, help="retrain epochs (default: the trial's best epoch)")
     e.add_argument("--tflite", action="store_true", help="also write float16 and int8 .tflite files")
     e.add_argument("--storage", metavar="URL", help=f"storage URL (overrides the file){ENV_HELP}")
-    e.add_argument("--data", metavar="DIR", help="prepared folder (default: prepare [data] source)")
+    e.add_argument("--data", metavar="DIR", help="a prepared folder, or a class folder to prepare (default: [data] source)")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
     e.set_defaults(func=_export)
 

@@ -101,16 +101,20 @@ def _launch(args: argparse.Namespace, config: Any, data_dir: Path, plans: list[A
 
 
 def _search(args: argparse.Namespace) -> int:
-    from hpo.search import SearchInterrupted, elapsed, load_data, run_search
+    from hpo.api import Study
+    from hpo.builders import study_builder
+    from hpo.search import SearchInterrupted, elapsed
     from hpo.storage import mask_url
     from hpo.study import load_study
     from hpo.summary import format_summary, study_summary
-    from hpo.worker import configure_tensorflow, install_signal_handlers, interrupted_exit_code
+    from hpo.worker import install_signal_handlers, interrupted_exit_code
 
     plans = _plan(args)
-    config = _config(args)
+    study = Study(_config(args))
+    config = study.config
+    study_builder(config)  # a builder that cannot be imported fails before any data is prepared
     started = time.perf_counter()
-    data = load_data(config, Path(args.data) if args.data else None, progress=not args.no_progress)
+    data = study.data(args.data, progress=not args.no_progress)
     where = mask_url(config.study.storage)
     print(f"Searching study {config.study.name} ({where}), cap {config.study.n_trials} trials", flush=True)
     code = 0
@@ -118,10 +122,9 @@ def _search(args: argparse.Namespace) -> int:
         code = _launch(args, config, data.path, plans)
     else:
         install_signal_handlers()
-        configure_tensorflow(mixed_precision=config.training.mixed_precision)
         try:
             with progress_for(args, config).shown() as progress:
-                run_search(config, data, progress=progress)
+                study.search(progress=progress)
         except SearchInterrupted as exc:
             print(f"Stopped by signal ({exc}). Run the same command again to resume.")
             code = interrupted_exit_code()
@@ -170,7 +173,7 @@ def register(sub: Any) -> None:
     s.add_argument("--n-trials", type=int, help="study-wide cap of finished trials (overrides the file)")
     s.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
     s.add_argument("--storage", metavar="URL", help=f"sqlite:///FILE or postgresql://… (overrides the file){ENV_HELP}")
-    s.add_argument("--data", metavar="DIR", help="use this prepared folder instead of preparing [data] source")
+    s.add_argument("--data", metavar="DIR", help="a prepared folder, or a class folder to prepare, instead of [data] source")
     s.add_argument(
         "--workers", type=int, default=1, help="worker processes here, one per GPU (they share the SQLite file)"
     )

@@ -14,6 +14,7 @@ __all__ = ["register"]
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from hpo.builders import study_builder
     from hpo.config import load_config
     from hpo.storage import storage_override
     from hpo.worker import configure_tensorflow, install_signal_handlers, interrupted_exit_code, worker_name
@@ -22,6 +23,7 @@ def _worker(args: argparse.Namespace) -> int:
     config = load_config(args.study).with_overrides(
         storage=storage_override(args.storage), n_trials=args.n_trials, timeout=args.timeout
     )
+    study_builder(config)  # a builder that cannot be imported fails before any data is prepared
     configure_tensorflow(args.threads, mixed_precision=config.training.mixed_precision)
     from hpo.search import SearchInterrupted, load_data, run_search
 

@@ -4,10 +4,11 @@ Every problem is a `ConfigError` naming the file and the key (``[search] dropout
 unknown key, a wrong type, an impossible range.
 """
 
-from hpo.config.load import load_config
+from hpo.config.load import config_from_dict, load_config
 from hpo.config.schema import (
     ConfigError,
     DataConfig,
+    ModelConfig,
     PrunerConfig,
     SamplerConfig,
     StudyConfig,
@@ -18,10 +19,12 @@ from hpo.config.schema import (
 __all__ = [
     "ConfigError",
     "DataConfig",
+    "ModelConfig",
     "PrunerConfig",
     "SamplerConfig",
     "StudyConfig",
     "StudySection",
     "TrainingConfig",
+    "config_from_dict",
     "load_config",
 ]

@@ -13,10 +13,12 @@ from typing import Any
 
 from hpo.config.schema import (
     COSTS,
+    FAMILIES,
     PRUNERS,
     SAMPLERS,
     ConfigError,
     DataConfig,
+    ModelConfig,
     PrunerConfig,
     SamplerConfig,
     StudyConfig,
@@ -24,14 +26,27 @@ from hpo.config.schema import (
     TrainingConfig,
 )
 from hpo.config.table import Table, choices, penalty, value_range
-from hpo.search_space import BASELINE, HEADS, LR_DECAYS, OPTIMIZERS, Choice, SearchSpace
+from hpo.search_space import (
+    BACKBONE_ONLY,
+    BASELINE,
+    CNN_ONLY,
+    HEADS,
+    LR_DECAYS,
+    OPTIMIZERS,
+    RECIPE,
+    Choice,
+    SearchSpace,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["load_config"]
+__all__ = ["config_from_dict", "load_config"]
+
+SECTIONS = ("study", "data", "model", "search", "sampler", "pruner", "training")
+_BUILDER = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
 
 def _search(file: Path, table: Any) -> SearchSpace:
@@ -59,9 +74,41 @@ def _search(file: Path, table: Any) -> SearchSpace:
         head=one_of("head", HEADS),
         weight_decay=value_range(t, "weight_decay", d.weight_decay, 1e-8, 1.0, log=True),
         label_smoothing=value_range(t, "label_smoothing", d.label_smoothing, 0.0, 0.5),
+        fine_tune_layers=value_range(t, "fine_tune_layers", d.fine_tune_layers, 0, 10_000, integer=True),
+        backbone_lr_scale=value_range(t, "backbone_lr_scale", d.backbone_lr_scale, 1e-6, 10.0, log=True),
     )
     t.done()
     return space
+
+
+def _model(file: Path, table: Any) -> ModelConfig:
+    t = Table(file, "model", table)
+    builder = t.get("builder", str, None)
+    family = t.choice("family", "cnn", FAMILIES)
+    if builder is not None:
+        if "family" in t.table:
+            raise t.fail("family", "set family or builder, not both")
+        if not _BUILDER.fullmatch(builder):
+            raise t.fail("builder", f'expected "package.module:function", got {builder!r}')
+    weights = t.choice("weights", "imagenet", ("imagenet", "none"))
+    input_size = t.number("input_size", None, 32, 2048, integer=True)
+    for key in ("weights", "input_size"):
+        if key in t.table and (builder is not None or family == "cnn"):
+            raise t.fail(key, f"only pretrained backbones use it (family = one of {', '.join(FAMILIES[1:])})")
+    t.done()
+    return ModelConfig(family, builder, None if weights == "none" else weights, input_size)
+
+
+def _check_family_keys(file: Path, table: Any, model: ModelConfig) -> None:
+    """A [search] key the model family never suggests is an error, not silently ignored."""
+    if model.builder is not None:
+        unused = [k for k in table if k not in ("batch_size", *RECIPE)]
+    elif model.family == "cnn":
+        unused = [k for k in table if k in BACKBONE_ONLY]
+    else:
+        unused = [k for k in table if k in CNN_ONLY]
+    if unused:
+        raise ConfigError(f"{file}: [search] {unused[0]}: not used by [model] {model.name}")
 
 
 def _objectives(s: Table) -> tuple[str, ...]:
@@ -94,14 +141,23 @@ def load_config(path: Path | str) -> StudyConfig:
         doc = tomllib.loads(file.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: not valid TOML ({exc})") from None
-    base = file.resolve().parent
+    return config_from_dict(doc, file)
+
+
+def config_from_dict(doc: dict[str, Any], path: Path, label: str | None = None) -> StudyConfig:
+    """Validate a study given as TOML-like tables (what a study file holds). ``path``: where
+    its file is or would be (relative paths and the default SQLite file are beside it);
+    ``label``: how errors name it when there is no file (default: ``path``)."""
+    file = Path(label) if label else path
+    base = path.resolve().parent
     top = Table(file, "top level", doc)
-    for section in ("study", "data", "search", "sampler", "pruner", "training"):
+    for section in SECTIONS:
         top.get(section, dict, {})
     top.done()
+    model = _model(file, doc.get("model", {}))
 
     s = Table(file, "study", doc.get("study", {}))
-    name = s.get("name", str, file.stem)
+    name = s.get("name", str, path.stem)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
         raise s.fail("name", f"use letters, digits, '_', '.', '-', got {name!r}")
     study = StudySection(
@@ -110,7 +166,7 @@ def load_config(path: Path | str) -> StudyConfig:
         n_trials=s.number("n_trials", 20, 1, 1_000_000, integer=True),
         timeout=s.number("timeout", None, 1, 1e9),
         seed=s.number("seed", 0, 0, 2**31 - 1, integer=True),
-        enqueue_baseline=s.get("enqueue_baseline", bool, True),
+        enqueue_baseline=s.get("enqueue_baseline", bool, model.name == "cnn"),
         objectives=_objectives(s),
         max_train_val_gap=s.number("max_train_val_gap", None, 0.0, 1.0),
         heartbeat_interval=s.number("heartbeat_interval", 30, 1, 86_400, integer=True),
@@ -121,8 +177,9 @@ def load_config(path: Path | str) -> StudyConfig:
 
     dt = Table(file, "data", doc.get("data", {}))
     size = dt.number("image_size", 64, 8, 1024, integer=True)
+    source = dt.get("source", str, None)
     data = DataConfig(
-        source=_resolve(base, dt.get("source", str)),
+        source=_resolve(base, source) if source is not None else None,
         prepared=_resolve(base, dt.get("prepared", str, f"{name}/prepared-{size}px")),
         image_size=size,
         val=dt.number("val", 0.15, 0.0, 0.9),
@@ -160,6 +217,9 @@ def load_config(path: Path | str) -> StudyConfig:
     tr.done()
 
     search = _search(file, doc.get("search", {}))
+    _check_family_keys(file, doc.get("search", {}), model)
+    if study.enqueue_baseline and model.name != "cnn":
+        raise s.fail("enqueue_baseline", f"the baseline preset is hpo's CNN, not [model] {model.name} — remove it")
     if len(study.objectives) > 1 and pruner.type != "none":
         raise pr.fail(
             "type",
@@ -175,4 +235,6 @@ def load_config(path: Path | str) -> StudyConfig:
             f"{file}: [search] {bad}: excludes the baseline's value "
             f"{getattr(BASELINE, bad)!r} — widen it or set [study] enqueue_baseline = false"
         )
-    return StudyConfig(file, study, data, search, sampler, pruner, training)
+    return StudyConfig(
+        path=path, study=study, data=data, search=search, model=model, sampler=sampler, pruner=pruner, training=training
+    )

@@ -11,10 +11,12 @@ from hpo.search_space import SearchSpace
 
 __all__ = [
     "COSTS",
+    "FAMILIES",
     "PRUNERS",
     "SAMPLERS",
     "ConfigError",
     "DataConfig",
+    "ModelConfig",
     "PrunerConfig",
     "SamplerConfig",
     "StudyConfig",
@@ -26,6 +28,8 @@ SAMPLERS = ("tpe", "random")
 #: the second objective of a multi-objective study (minimized; val_accuracy is maximized)
 COSTS = ("latency_ms", "params")
 PRUNERS = ("hyperband", "successive_halving", "median", "none")
+#: hpo's own CNN and the keras.applications backbones (ImageNet weights, a searched head)
+FAMILIES = ("cnn", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_v2_b0")
 
 
 @dataclass(frozen=True)
@@ -47,11 +51,27 @@ class StudySection:
 
 @dataclass(frozen=True)
 class DataConfig:
-    source: Path
+    source: Path | None  # None: the data is given to the Python API (arrays, a folder) or as --data
     prepared: Path
     image_size: int = 64
     val: float = 0.15
     test: float = 0.15
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What each trial trains: ``family`` (hpo's CNN or a pretrained backbone), or the user's
+    ``builder`` ("package.module:function", called as ``build(trial, num_classes, image_size)``)."""
+
+    family: str = "cnn"
+    builder: str | None = None
+    weights: str | None = "imagenet"  # backbones: "imagenet", or None for random initialisation
+    input_size: int | None = None  # backbones: images are resized to this inside the model
+
+    @property
+    def name(self) -> str:
+        """The family, or the builder's "module:function"."""
+        return self.builder or self.family
 
 
 @dataclass(frozen=True)
@@ -84,6 +104,7 @@ class StudyConfig:
     study: StudySection
     data: DataConfig
     search: SearchSpace = field(default_factory=SearchSpace)
+    model: ModelConfig = field(default_factory=ModelConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     pruner: PrunerConfig = field(default_factory=PrunerConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
@@ -91,6 +112,10 @@ class StudyConfig:
     @property
     def multi_objective(self) -> bool:
         return len(self.study.objectives) > 1
+
+    def with_data(self, **data_fields: Any) -> StudyConfig:
+        """Copy with ``[data]`` values replaced."""
+        return replace(self, data=replace(self.data, **data_fields))
 
     def with_overrides(self, **study_fields: Any) -> StudyConfig:
         """Copy with ``[study]`` values replaced (CLI flags); None values are ignored."""

@@ -1,0 +1,228 @@
+"""The Python API: what `hpo/__init__.py` exports, and what the CLI itself calls.
+
+    import hpo
+
+    study = hpo.Study.from_file("studies/demo.toml")        # or hpo.Study.create("name", search={...})
+    optuna_study = study.search(n_trials=10)                 # data: [data] source, a folder or arrays
+    export = study.export("models/demo")                     # retrain best, score on test, SavedModel
+    print(export.metrics.test_accuracy, export.path)
+
+Data is a class folder (prepared and cached), a prepared folder (``hpo data prepare``), or
+in-memory arrays (`hpo.arrays`). ``build=`` brings your own model (see `hpo.families`).
+Importing this module does not import TensorFlow; searching and exporting do.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import optuna
+from optuna.trial import FrozenTrial
+
+from hpo.config import StudyConfig, config_from_dict, load_config
+from hpo.data.prepared import PreparedData, load_prepared
+from hpo.errors import HpoError
+from hpo.records.export import ExportMetrics
+from hpo.study import best_by_accuracy, load_study, open_study
+
+if TYPE_CHECKING:
+    from hpo.builders import Builder
+    from hpo.progress import SearchProgress
+
+__all__ = ["DataSource", "Export", "Study", "export", "search"]
+
+#: a class folder (``<class>/*.jpg``), a prepared folder, or `PreparedData` (e.g. `hpo.arrays`)
+DataSource = str | os.PathLike[str] | PreparedData
+
+
+@dataclass(frozen=True)
+class Export:
+    """An export folder (``saved_model/``, ``model.keras``, labels, metrics, model card) and its metrics."""
+
+    path: Path
+    metrics: ExportMetrics
+
+    @property
+    def saved_model(self) -> Path:
+        return self.path / "saved_model"
+
+
+class Study:
+    """A study (its settings and its Optuna study in the storage) and what you do with it.
+
+    ``build``: ``build(trial, num_classes, image_size) -> keras.Model`` used instead of the
+    study's ``[model]`` (a compiled model keeps its optimizer; an uncompiled one gets the
+    searched one). A callable only lives in this process: for ``hpo worker`` processes, name it
+    in the study file as ``[model] builder = "package.module:function"``."""
+
+    def __init__(self, config: StudyConfig, *, build: Builder | None = None) -> None:
+        self.config = config
+        self.build = build
+        self._data: PreparedData | None = None
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        storage: str | None = None,
+        n_trials: int | None = None,
+        timeout: float | None = None,
+        build: Builder | None = None,
+    ) -> Study:
+        """The study of a study file; ``storage``, ``n_trials``, ``timeout`` override the file's."""
+        config = load_config(Path(path)).with_overrides(storage=storage, n_trials=n_trials, timeout=timeout)
+        return cls(config, build=build)
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        *,
+        folder: str | os.PathLike[str] = ".",
+        build: Builder | None = None,
+        **sections: dict[str, Any],
+    ) -> Study:
+        """A study without a file: ``sections`` are the study file's tables as dicts (``study``,
+        ``data``, ``model``, ``search``, ``sampler``, ``pruner``, ``training``), validated as a
+        file would be. Its SQLite database and run folder are in ``folder``."""
+        doc = {key: dict(value) for key, value in sections.items()}
+        doc.setdefault("study", {}).setdefault("name", name)
+        path = Path(folder) / f"{name}.toml"
+        return cls(config_from_dict(doc, path, label=f"hpo.Study.create({name!r})"), build=build)
+
+    @property
+    def name(self) -> str:
+        return self.config.study.name
+
+    def data(self, source: DataSource | None = None, *, progress: bool = False) -> PreparedData:
+        """The data trials train on: ``source`` (a class folder is prepared and cached under the
+        study's run folder), else the one given before, else ``[data] source``."""
+        from hpo.search import load_data
+
+        if isinstance(source, PreparedData):
+            self._data = source
+        elif source is not None:
+            folder = Path(source)
+            if (folder / "manifest.json").is_file():
+                self._data = load_prepared(folder)
+            else:
+                source_dir = folder.expanduser().resolve()
+                config = self.config.with_data(source=source_dir)
+                self._data = load_data(config, progress=progress)
+        elif self._data is None:
+            self._data = load_data(self.config, progress=progress)
+        return self._data
+
+    def optuna_study(self) -> optuna.Study:
+        """The Optuna study in its storage (an error naming the studies there if it is missing)."""
+        return load_study(self.config)
+
+    def best_trial(self) -> FrozenTrial:
+        trial = best_by_accuracy(self.optuna_study().get_trials(deepcopy=False))
+        if trial is None:
+            raise HpoError(f"study '{self.name}' has no complete trial yet — run the search first")
+        return trial
+
+    def search(
+        self,
+        data: DataSource | None = None,
+        *,
+        n_trials: int | None = None,
+        timeout: float | None = None,
+        progress: SearchProgress | None = None,
+        verbose: bool = False,
+    ) -> optuna.Study:
+        """Run (or resume) the search until the study holds ``n_trials`` finished trials (the
+        cap is study-wide) or ``timeout`` seconds pass; returns the Optuna study. Prints one
+        line per finished trial (per epoch too with ``verbose``) unless ``progress`` says else."""
+        from hpo.progress import SearchProgress
+        from hpo.search import run_search
+        from hpo.worker import configure_tensorflow
+
+        self.config = self.config.with_overrides(n_trials=n_trials, timeout=timeout)
+        prepared = self.data(data)
+        configure_tensorflow(mixed_precision=self.config.training.mixed_precision)
+        s = self.config.study
+        shown = progress or SearchProgress(s.n_trials, s.timeout, verbose=verbose, live=False)
+        return run_search(self.config, prepared, progress=shown, build=self.build)
+
+    def export(
+        self,
+        out: str | os.PathLike[str] | None = None,
+        *,
+        data: DataSource | None = None,
+        trial: int | None = None,
+        max_cost: float | None = None,
+        epochs: int | None = None,
+        tflite: bool = False,
+        progress: bool = False,
+    ) -> Export:
+        """Retrain the best (or given) trial on train+val, score it once on the test split and
+        write the export folder ``out`` (default ``models/<name>``), reloaded and checked."""
+        from hpo.export import check_export_out, export_study
+
+        folder = Path(out) if out is not None else Path("models") / self.name
+        check_export_out(self.config, folder)  # before any data is prepared or a model trained
+        study = load_study(self.config)
+        metrics = export_study(
+            self.config,
+            study,
+            self.data(data),
+            folder,
+            trial_number=trial,
+            max_cost=max_cost,
+            epochs=epochs,
+            tflite=tflite,
+            progress=progress,
+            build=self.build,
+        )
+        return Export(folder.resolve(), metrics)
+
+    def report(self, out: str | os.PathLike[str] | None = None) -> Path:
+        """Write the static HTML report (plotly figures of the study and its export); its path."""
+        from hpo.report import build_report, default_report_path
+
+        return build_report(self.optuna_study(), self.config, Path(out) if out else default_report_path(self.config))
+
+    def open(self) -> optuna.Study:
+        """Create the study in its storage (with the baseline enqueued) if it is not there yet."""
+        return open_study(self.config)
+
+
+def _study(study: Study | str | os.PathLike[str], build: Builder | None) -> Study:
+    if isinstance(study, Study):
+        if build is not None:
+            study.build = build
+        return study
+    return Study.from_file(study, build=build)
+
+
+def search(
+    study: Study | str | os.PathLike[str],
+    data: DataSource | None = None,
+    *,
+    build: Builder | None = None,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    verbose: bool = False,
+) -> optuna.Study:
+    """`Study.search` on a `Study` or a study file."""
+    return _study(study, build).search(data, n_trials=n_trials, timeout=timeout, verbose=verbose)
+
+
+def export(
+    study: Study | str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    data: DataSource | None = None,
+    build: Builder | None = None,
+    trial: int | None = None,
+    epochs: int | None = None,
+    tflite: bool = False,
+) -> Export:
+    """`Study.export` on a `Study` or a study file."""
+    return _study(study, build).export(out, data=data, trial=trial, epochs=epochs, tflite=tflite)
