@@ -133,7 +133,7 @@ def register(sub: Any) -> None:
     e.add_argument("--epochs", type=int, help="retrain epochs (default: the trial's best epoch)")
     e.add_argument("--tflite", action="store_true", help="also write float16 and int8 .tflite files")
     e.add_argument("--storage", metavar="URL", help=f"storage URL (overrides the file){ENV_HELP}")
-    e.add_argument("--data", metavar="DIR", help="a prepared folder, or a class folder to prepare (default: [data] source)")
+    e.add_argument("--data", metavar="DIR", help="prepared folder or class folder (default: [data] source)")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
     e.set_defaults(func=_export)
 

@@ -173,7 +173,7 @@ def register(sub: Any) -> None:
     s.add_argument("--n-trials", type=int, help="study-wide cap of finished trials (overrides the file)")
     s.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
     s.add_argument("--storage", metavar="URL", help=f"sqlite:///FILE or postgresql://… (overrides the file){ENV_HELP}")
-    s.add_argument("--data", metavar="DIR", help="a prepared folder, or a class folder to prepare, instead of [data] source")
+    s.add_argument("--data", metavar="DIR", help="prepared folder or class folder, instead of [data] source")
     s.add_argument(
         "--workers", type=int, default=1, help="worker processes here, one per GPU (they share the SQLite file)"
     )
