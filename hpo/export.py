@@ -41,15 +41,15 @@ from hpo.fsutil import (
 from hpo.metrics import classification_metrics
 from hpo.model_card import model_card, preprocess_contract
 from hpo.records.export import METRICS_FILE, ExportMetrics, TFLiteVariant
+from hpo.records.study import ExportRecord
 from hpo.records.trial import is_baseline
-from hpo.study import EXPORT_ATTR, ExportRecord, accuracy
+from hpo.study import accuracy
 
 if TYPE_CHECKING:
     from hpo.builders import Builder
     from hpo.retrain import Retrained
 
 __all__ = [
-    "EXPORT_ATTR",
     "EXPORT_ENTRIES",
     "MAX_ABS_DIFF",
     "ExportError",
@@ -249,5 +249,5 @@ def export_study(
         epochs=metrics.epochs,
         param_count=metrics.param_count,
     )
-    study.set_user_attr(EXPORT_ATTR, record.to_attr())  # for the report, on whichever host builds it
+    record.save(study)
     return metrics

@@ -21,9 +21,9 @@ from hpo.config import StudyConfig
 from hpo.errors import ModelFileError
 from hpo.fsutil import write_text
 from hpo.records.export import METRICS_FILE, ExportMetrics
+from hpo.records.study import ExportRecord
 from hpo.report_figures import SLICE_PARAMS, NoPlot, confusion_figure, learning_curves, per_class_table, states_figure
 from hpo.report_params import VIZ, StudyViews
-from hpo.study import EXPORT_ATTR, ExportRecord
 from hpo.summary import format_summary, study_summary
 
 __all__ = ["Panel", "build_report", "default_report_path", "report_panels"]
@@ -118,8 +118,8 @@ def _export_metrics(study: optuna.Study, config: StudyConfig) -> ExportMetrics:
     """The recorded export's metrics.json, resolved against this study file's folder, or `NoPlot`."""
     record = ExportRecord.of(study)
     if record is None:
-        if EXPORT_ATTR in study.user_attrs:
-            raise NoPlot(f"the study's export record is not one this hpo reads: {study.user_attrs[EXPORT_ATTR]!r}")
+        if (raw := ExportRecord.unreadable(study)) is not None:
+            raise NoPlot(f"the study's export record is not one this hpo reads: {raw}")
         raise NoPlot(f"no export recorded for this study yet (`hpo export {config.path.name}` writes one)")
     study_dir = config.path.resolve().parent
     path = record.folder(study_dir) / METRICS_FILE

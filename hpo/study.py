@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import warnings
 import zlib
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
-from typing import Any
 
 import optuna
 from optuna.study import StudyDirection
@@ -21,9 +18,7 @@ from hpo.search_space import baseline_trial_params
 from hpo.storage import make_storage, require_study
 
 __all__ = [
-    "EXPORT_ATTR",
     "FINISHED",
-    "ExportRecord",
     "accuracy",
     "baseline_trial",
     "best_by_accuracy",
@@ -39,38 +34,7 @@ __all__ = [
     "val_curve",
 ]
 
-EXPORT_ATTR = "export"  # study user attr: the latest export's path and headline numbers (`ExportRecord`)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-
-
-@dataclass(frozen=True)
-class ExportRecord:
-    """The study's `EXPORT_ATTR`: where its latest export is, and that export's headline numbers.
-
-    ``path`` is relative to the study file's folder (``../models/NAME``, POSIX separators), so a
-    report built on another host or from a copy of the database finds the export where the study
-    file's checkout has it. Records written before this rule hold an absolute path, read as it is."""
-
-    path: str
-    trial: int
-    test_accuracy: float
-    epochs: int
-    param_count: int
-
-    def folder(self, study_dir: Path) -> Path:
-        """The export folder, resolved against ``study_dir`` (an absolute ``path`` stays as it is)."""
-        return study_dir / self.path
-
-    def to_attr(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def of(cls, study: optuna.Study) -> ExportRecord | None:
-        """The study's record, or None when it has none (or one this version can't read)."""
-        value = study.user_attrs.get(EXPORT_ATTR)
-        if not isinstance(value, dict) or any(f.name not in value for f in fields(cls)):
-            return None
-        return cls(**{f.name: value[f.name] for f in fields(cls)})
 
 
 def make_sampler(config: StudyConfig, worker: str = "") -> optuna.samplers.BaseSampler:

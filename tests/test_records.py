@@ -17,8 +17,8 @@ from hpo.errors import ModelFileError
 from hpo.metrics import classification_metrics, format_metrics
 from hpo.model_card import model_card
 from hpo.records.export import METRICS_FILE, ExportMetrics, TFLiteVariant
+from hpo.records.study import ExportRecord
 from hpo.report import report_panels
-from hpo.study import EXPORT_ATTR, ExportRecord
 from tests.studyfiles import write_study
 
 LABELS = ["cat", "dog", "horse"]
@@ -162,7 +162,7 @@ def test_the_report_draws_the_export_or_names_the_garbled_key(tmp_path: Path) ->
     path = m.save(out)
     study = optuna.create_study(direction="maximize")
     record = ExportRecord("models/inmem", m.trial, m.test_accuracy, m.epochs, m.param_count)
-    study.set_user_attr(EXPORT_ATTR, record.to_attr())
+    record.save(study)
     panels = {p.title: p for p in report_panels(study, config)}
     assert panels["Exported model: confusion matrix"].figure is not None
     assert panels["Exported model: per-class metrics"].figure is not None
