@@ -137,8 +137,7 @@ def build_backbone_classifier(
     """
     _check(family in BACKBONES, f"unknown backbone {family!r}; known: {', '.join(BACKBONES)}")
     size = input_size or image_size
-    for name, value in (("image_size", image_size), ("input_size", size)):
-        _check(value >= MIN_INPUT_SIZE, f"{family}: {name} {value} is below the minimum {MIN_INPUT_SIZE}")
+    _check(size >= MIN_INPUT_SIZE, f"{family}: input_size {size} is below the minimum {MIN_INPUT_SIZE}")
     _check(num_classes >= 2, f"num_classes must be at least 2, not {num_classes}")
     _check(fine_tune_layers >= 0, f"fine_tune_layers must be >= 0, not {fine_tune_layers}")
     _check(dense_units >= 0, f"dense_units must be >= 0, not {dense_units}")

@@ -122,8 +122,9 @@ def test_config_errors() -> None:
         _build("resnet9")
     with pytest.raises(ConfigError, match=rf"input_size 31 is below the minimum {MIN_INPUT_SIZE}"):
         _build("mobilenet_v3_small", input_size=31)
-    with pytest.raises(ConfigError, match=r"image_size 16 is below"):
+    with pytest.raises(ConfigError, match=r"input_size 16 is below"):  # no input_size: the images' own
         _build("mobilenet_v3_small", image_size=16, input_size=None)
+    _build("mobilenet_v3_small", image_size=16, input_size=32)  # small images resized up are fine
     with pytest.raises(ConfigError, match="weights file not found"):
         build_backbone_classifier(
             "mobilenet_v3_small", num_classes=2, image_size=32, input_size=None, weights="/nonexistent.h5",

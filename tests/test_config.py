@@ -68,12 +68,16 @@ BAD_CASES = [
     ({"model": {"weights": "none"}}, "[model] weights: only pretrained backbones use it"),
     ({"model": {"family": "mobilenet_v3_small", "weights": "random"}}, "[model] weights: must be one of imagenet"),
     ({"model": {"family": "efficientnet_v2_b0", "input_size": 16}}, "[model] input_size: must be between 32"),
-    ({"model": {"family": "mobilenet_v3_small"}, "search": {"depth": [1, 2]}}, "[search] depth: not used by"),
+    (
+        {"model": {"family": "mobilenet_v3_small", "input_size": 32}, "search": {"depth": [1, 2]}},
+        "[search] depth: not used by",
+    ),
     ({"search": {"fine_tune_layers": [0, 3]}}, "[search] fine_tune_layers: not used by [model] cnn"),
+    ({"model": {"family": "mobilenet_v3_small"}}, "[data] image_size: mobilenet_v3_small needs images of 32 px"),
     ({"model": {"builder": "a.b:c"}}, "[search] depth: not used by [model] a.b:c"),
     (
         {
-            "model": {"family": "mobilenet_v3_small"},
+            "model": {"family": "mobilenet_v3_small", "input_size": 32},
             "study": {"enqueue_baseline": True},
             "search": {"depth": None, "base_filters": None},
         },

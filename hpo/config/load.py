@@ -216,6 +216,10 @@ def config_from_dict(doc: dict[str, Any], path: Path, label: str | None = None) 
     )
     tr.done()
 
+    if model.family != "cnn" and model.builder is None and (model.input_size or data.image_size) < 32:
+        raise dt.fail(
+            "image_size", f"{model.family} needs images of 32 px or more — set [model] input_size = 32 or more"
+        )
     search = _search(file, doc.get("search", {}))
     _check_family_keys(file, doc.get("search", {}), model)
     if study.enqueue_baseline and model.name != "cnn":

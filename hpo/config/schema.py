@@ -29,7 +29,7 @@ SAMPLERS = ("tpe", "random")
 COSTS = ("latency_ms", "params")
 PRUNERS = ("hyperband", "successive_halving", "median", "none")
 #: hpo's own CNN and the keras.applications backbones (ImageNet weights, a searched head)
-FAMILIES = ("cnn", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_v2_b0")
+FAMILIES = ("cnn", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_v2_b0", "efficientnet_v2_b1")
 
 
 @dataclass(frozen=True)
