@@ -25,7 +25,7 @@ demo: install ## synthetic images -> search on embedded SQLite -> exported Saved
 	@echo "SavedModel: models/demo/saved_model"
 
 test: install ## the whole test suite (what .ci/run runs)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: install ## ruff + mypy
 	$(BIN)/ruff check hpo tests benchmarks

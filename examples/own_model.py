@@ -50,7 +50,7 @@ def bright_channel_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x.astype(np.uint8), y
 
 
-def main(folder: Path) -> None:
+def main(folder: Path, n_trials: int = 6) -> hpo.Export:
     data = hpo.arrays(
         *bright_channel_images(240, 0),  # train
         *bright_channel_images(60, 1),  # val: what the search maximizes
@@ -61,7 +61,7 @@ def main(folder: Path) -> None:
         "own-model",
         folder=folder,  # the SQLite study file goes here
         build=build,
-        study={"n_trials": 6},
+        study={"n_trials": n_trials},
         search={"learning_rate": [1e-3, 1e-2], "batch_size": [16, 32], "optimizer": ["adam", "rmsprop"]},
         training={"max_epochs": 4},
     )
@@ -72,6 +72,7 @@ def main(folder: Path) -> None:
     print(f"test accuracy {export.metrics.test_accuracy:.3f}; SavedModel in {export.saved_model}")
     probs = hpo.load_model(export.path).predict(bright_channel_images(3, 3)[0])
     print("predicted classes:", probs.argmax(1).tolist())
+    return export
 
 
 if __name__ == "__main__":

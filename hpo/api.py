@@ -59,6 +59,8 @@ class Study:
     in the study file as ``[model] builder = "package.module:function"``."""
 
     def __init__(self, config: StudyConfig, *, build: Builder | None = None) -> None:
+        if build is not None:  # the baseline preset is hpo's CNN, not the model ``build`` makes
+            config = config.with_overrides(enqueue_baseline=False)
         self.config = config
         self.build = build
         self._data: PreparedData | None = None
@@ -195,9 +197,7 @@ class Study:
 
 def _study(study: Study | str | os.PathLike[str], build: Builder | None) -> Study:
     if isinstance(study, Study):
-        if build is not None:
-            study.build = build
-        return study
+        return Study(study.config, build=build or study.build)
     return Study.from_file(study, build=build)
 
 

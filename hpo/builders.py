@@ -25,8 +25,12 @@ Builder = Callable[["optuna.trial.BaseTrial", int, int], "keras.Model"]
 
 
 def builder_name(build: Builder) -> str:
-    """``module:function`` of a builder, as a study file would name it."""
-    return f"{getattr(build, '__module__', '?')}:{getattr(build, '__qualname__', type(build).__name__)}"
+    """``module:function`` of a builder, as a study file would name it (a script's own
+    function is named after the script's file, not ``__main__``)."""
+    module = getattr(build, "__module__", None) or "?"
+    if module == "__main__" and (script := getattr(sys.modules.get("__main__"), "__file__", None)):
+        module = Path(script).stem
+    return f"{module}:{getattr(build, '__qualname__', type(build).__name__)}"
 
 
 def family_name(config: StudyConfig, build: Builder | None = None) -> str:

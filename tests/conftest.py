@@ -122,3 +122,11 @@ def pg_url() -> str:
     except psycopg.Error as exc:
         require(False, f"Postgres not reachable at {PG_URL}: {str(exc).strip()}")
     return PG_URL
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``), every test that uses the
+    session-wide `searched` study runs in one worker, so that study is searched once, not per worker."""
+    for item in items:
+        if "searched" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("searched"))

@@ -3,10 +3,12 @@ real searches on real SQLite files, real exports, `hpo predict` on them."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -36,46 +38,41 @@ def build(trial, num_classes, image_size):
 """
 
 
-def _blobs(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Images whose class is the colour channel that is bright (a task a tiny CNN learns)."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    x = rng.integers(0, 60, (n, 16, 16, 3))
-    x[np.arange(n), :, :, y] += 150
-    return x.astype(np.uint8), y
+def _example() -> ModuleType:
+    """``examples/own_model.py`` as a module (the examples folder is not a package)."""
+    spec = importlib.util.spec_from_file_location("own_model", ROOT / "examples" / "own_model.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def test_search_export_and_predict_on_in_memory_arrays(tmp_path: Path) -> None:
-    data = hpo.arrays(*_blobs(60, 0), *_blobs(24, 1), *_blobs(24, 2), class_names=["red", "green", "blue"])
-    study = hpo.Study.create(
-        "arrays",
-        folder=tmp_path,
-        study={"n_trials": 3},
-        search={"learning_rate": [1e-3, 1e-2], "depth": [1, 2], "base_filters": [8, 32], "dense_units": [16, 128]},
-        training={"max_epochs": 3},
-    )
-    result = study.search(data)
-    trials = result.get_trials()
+def test_the_example_searches_your_model_on_arrays_exports_and_predicts(tmp_path: Path) -> None:
+    example = _example()
+    export = example.main(tmp_path, n_trials=3)
+    optuna_study = hpo.Study.create("own-model", folder=tmp_path).optuna_study()
+    trials = optuna_study.get_trials()
     assert len([t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]) == 3
-    assert hpo.TrialRecord.of(trials[0]).baseline and (tmp_path / "arrays.db").is_file()
-
-    export = study.export(tmp_path / "models" / "arrays", epochs=2)
-    assert isinstance(export.metrics, hpo.ExportMetrics) and export.metrics.split_sizes["test"] == 24
-    assert export.metrics.trial == study.best_trial().number and (export.saved_model / "saved_model.pb").is_file()
-    model = hpo.load_model(export.path)
-    x, _ = _blobs(24, 2)
-    probs = model.predict(x)
-    assert probs.shape == (24, 3) and np.allclose(probs.sum(1), 1, atol=1e-5)
-    assert float(np.mean(probs.argmax(1) == data.labels[data.splits["test"]])) == export.metrics.test_accuracy
+    assert not any(hpo.TrialRecord.of(t).baseline for t in trials) and (tmp_path / "own-model.db").is_file()
+    assert isinstance(export.metrics, hpo.ExportMetrics) and export.metrics.split_sizes == {
+        "train": 240,
+        "val": 60,
+        "test": 60,
+    }
+    assert export.metrics.family == "own_model:build" and (export.saved_model / "saved_model.pb").is_file()
+    x, y = example.bright_channel_images(60, 2)  # the test split
+    probs = hpo.load_model(export.path).predict(x)
+    assert probs.shape == (60, 3) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert float(np.mean(probs.argmax(1) == y)) == export.metrics.test_accuracy
 
 
 def test_arrays_refuse_bad_input_in_one_line() -> None:
-    x, y = _blobs(10, 0)
+    x, y = _example().bright_channel_images(10, 0)
     for args, message in (
         ((x / 255.0, y, x, y), "x_train: pixels look scaled to 0..1"),
         ((x[..., :1], y, x, y), "x_train: expected RGB images shaped [N, S, S, 3]"),
         ((x, y[:5], x, y), "y_train: expected 10 integer labels"),
-        ((x, y, x[:, :8, :8], y), "x_val: images are [8, 8, 3], x_train's [16, 16, 3]"),
+        ((x, y, x[:, :8, :8], y), "x_val: images are [8, 8, 3], x_train's [24, 24, 3]"),
     ):
         with pytest.raises(hpo.HpoError, match=None) as err:
             hpo.arrays(*args)
