@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := data/demo
 
-.PHONY: install demo test lint format bench bench-accuracy bench-ablation bench-formats bench-pruning screenshots clean
+.PHONY: install demo test lint format bench bench-peers bench-accuracy bench-ablation bench-formats bench-pruning screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ bench: install ## quick benchmarks; results go into BENCHMARKS.md by hand, with 
 
 bench-accuracy: install ## search + export vs. baseline on cifar10-mini (~45 min on 2 CPUs)
 	$(BIN)/python benchmarks/accuracy_cifar10_mini.py
+
+bench-peers: install ## hpo vs KerasTuner Hyperband, same splits and budget (2 x 45 min on 2 CPUs)
+	$(BIN)/python benchmarks/peers.py
 
 bench-ablation: install ## after bench-accuracy: which of the best trial's choices mattered (~30 min on 2 CPUs)
 	$(BIN)/python benchmarks/ablation.py models/bench-cifar10-mini/study.db --control-seeds 3

@@ -83,7 +83,7 @@ def _backbone(trial: optuna.trial.BaseTrial, config: StudyConfig, shape: tuple[i
     )
     optimizer = make_optimizer(p.recipe, math.ceil(train_size / p.batch_size), epochs)
     optimizer = scale_learning_rate(optimizer, backbone_vars, p.backbone_lr_scale)
-    trainer = compile_model(with_augmentation(model, p.augment), p.recipe, optimizer)
+    trainer = compile_model(with_augmentation(model, p.augmentation), p.recipe, optimizer)
     return Candidate(model, trainer, p.batch_size, asdict(p), calibrate_bn=False)
 
 
@@ -108,5 +108,5 @@ def build_candidate(
     p = suggest(trial, config.search)
     model = build_cnn(p, num_classes, image_size)
     optimizer = make_optimizer(p.recipe, math.ceil(train_size / p.batch_size), epochs)
-    trainer = compile_model(with_augmentation(model, p.augment), p.recipe, optimizer)
+    trainer = compile_model(with_augmentation(model, p.augmentation), p.recipe, optimizer)
     return Candidate(model, trainer, p.batch_size, asdict(p), calibrate_bn=True)

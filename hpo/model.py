@@ -1,10 +1,11 @@
 """`build_cnn(params, num_classes, image_size)`: the Keras 3 CNN a trial trains.
 
 Input: float or uint8 images, 0-255, ``[N, S, S, 3]``. Layers: ``Rescaling(1/255)``;
-``depth`` x [Conv 3x3 -> BatchNorm? -> ReLU -> MaxPool]; Flatten or global average pooling;
-Dense -> ReLU; Dropout; Dense softmax. L1/L2 penalties on every kernel.
+``depth`` x [``convs`` x (Conv 3x3 -> BatchNorm? -> ReLU), + the block's input when
+``residual`` -> MaxPool]; Flatten or global average pooling; Dense -> ReLU; Dropout; Dense
+softmax. L1/L2 penalties on every kernel. The seed's baseline is ``convs=1``, no residual.
 
-Augmentation (random flip/translation/rotation/zoom scaled by ``augment``) lives in a
+Augmentation (random flip, pad-and-crop shifts, and shift/rotation/zoom scaled by ``augment``) lives in a
 separate wrapper, `with_augmentation`, that is trained but never exported: Keras's random
 layers default to ``training=True`` when called without a training flag (as
 ``Model.export``'s serving function does), so keeping them out of the inference model is
@@ -18,22 +19,38 @@ from typing import Any
 import keras
 import numpy as np
 
-from hpo.search_space import CNNParams, Recipe
+from hpo.search_space import Augmentation, CNNParams, Recipe
 
 __all__ = ["build_cnn", "compile_model", "inference_accuracy", "make_optimizer", "with_augmentation"]
 
 EXP_DECAY_PER_EPOCH = 0.9
 
 
-def _augmentation(strength: float) -> list[keras.layers.Layer]:
-    if strength <= 0:
-        return []
-    return [
-        keras.layers.RandomFlip("horizontal"),
-        keras.layers.RandomTranslation(0.25 * strength, 0.25 * strength, fill_mode="reflect"),
-        keras.layers.RandomRotation(0.1 * strength, fill_mode="reflect"),
-        keras.layers.RandomZoom(0.3 * strength, fill_mode="reflect"),
-    ]
+def _augmentation(aug: Augmentation, size: int) -> list[keras.layers.Layer]:
+    layers: list[keras.layers.Layer] = []
+    if aug.flip:
+        layers.append(keras.layers.RandomFlip("horizontal"))
+    if aug.crop > 0:  # pad-and-crop: whole-pixel shifts, the border reflected
+        shift = aug.crop / size
+        layers.append(keras.layers.RandomTranslation(shift, shift, fill_mode="reflect", interpolation="nearest"))
+    if aug.strength > 0:
+        s = aug.strength
+        layers += [
+            keras.layers.RandomTranslation(0.25 * s, 0.25 * s, fill_mode="reflect"),
+            keras.layers.RandomRotation(0.1 * s, fill_mode="reflect"),
+            keras.layers.RandomZoom(0.3 * s, fill_mode="reflect"),
+        ]
+    return layers
+
+
+def _conv(x: Any, filters: int, name: str, params: CNNParams, reg: Any) -> Any:
+    """Conv 3x3 -> BatchNorm (when on) -> ReLU."""
+    x = keras.layers.Conv2D(
+        filters, 3, padding="same", use_bias=not params.batch_norm, kernel_regularizer=reg, name=f"conv{name}"
+    )(x)
+    if params.batch_norm:
+        x = keras.layers.BatchNormalization(name=f"bn{name}")(x)
+    return keras.layers.ReLU(name=f"relu{name}")(x)
 
 
 def build_cnn(params: CNNParams, num_classes: int, image_size: int) -> keras.Model:
@@ -43,17 +60,13 @@ def build_cnn(params: CNNParams, num_classes: int, image_size: int) -> keras.Mod
     x = keras.layers.Rescaling(1.0 / 255, name="scale_0_1")(inputs)
     side = image_size
     for i, filters in enumerate(params.filters()):
-        x = keras.layers.Conv2D(
-            filters,
-            3,
-            padding="same",
-            use_bias=not params.batch_norm,
-            kernel_regularizer=reg,
-            name=f"conv{i}",
-        )(x)
-        if params.batch_norm:
-            x = keras.layers.BatchNormalization(name=f"bn{i}")(x)
-        x = keras.layers.ReLU(name=f"relu{i}")(x)
+        block_input = x
+        for j in range(params.convs):  # the baseline's names (conv0, bn0, relu0) for one conv
+            x = _conv(x, filters, f"{i}" if j == 0 else f"{i}_{j}", params, reg)
+        if params.residual:
+            if block_input.shape[-1] != filters:
+                block_input = keras.layers.Conv2D(filters, 1, kernel_regularizer=reg, name=f"project{i}")(block_input)
+            x = keras.layers.Add(name=f"add{i}")([x, block_input])
         if side >= 2:
             x = keras.layers.MaxPooling2D(2, name=f"pool{i}")(x)
             side //= 2
@@ -71,13 +84,13 @@ def build_cnn(params: CNNParams, num_classes: int, image_size: int) -> keras.Mod
     return keras.Model(inputs, outputs, name="cnn")
 
 
-def with_augmentation(model: keras.Model, augment: float) -> keras.Model:
+def with_augmentation(model: keras.Model, aug: Augmentation) -> keras.Model:
     """The model to train and compile: ``model`` behind the augmentation layers (none when
-    ``augment`` is 0). Weights are shared, so training it trains ``model``, which itself is
+    ``aug`` is all off). Weights are shared, so training it trains ``model``, which itself is
     never compiled and so saves without any training-only objects."""
     inputs = keras.Input(model.input_shape[1:], name="image")
     x = inputs
-    for layer in _augmentation(augment):
+    for layer in _augmentation(aug, int(model.input_shape[1])):
         x = layer(x)
     return keras.Model(inputs, model(x), name=f"{model.name}_trainer")
 

@@ -19,6 +19,7 @@ __all__ = [
     "BASELINE",
     "CNN_ONLY",
     "RECIPE",
+    "Augmentation",
     "BackboneParams",
     "CNNParams",
     "Choice",
@@ -37,9 +38,20 @@ LR_DECAYS = ("none", "exponential", "cosine")
 HEADS = ("flatten", "gap")
 #: dimensions only hpo's CNN uses, only a pretrained backbone uses, and the training recipe
 #: (optimizer, schedule, loss) hpo gives a user's model that comes back uncompiled
-CNN_ONLY = ("l1", "depth", "base_filters", "batch_norm", "head")
+CNN_ONLY = ("l1", "depth", "base_filters", "convs", "residual", "batch_norm", "head")
 BACKBONE_ONLY = ("fine_tune_layers", "backbone_lr_scale")
 RECIPE = ("learning_rate", "optimizer", "lr_decay", "weight_decay", "label_smoothing")
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Training-only image augmentation: horizontal ``flip``; ``crop``: random shifts of up to
+    that many pixels, the edge reflected (pad-and-crop); ``strength``: random shift, rotation and
+    zoom scaled together (0 = off)."""
+
+    flip: bool = False
+    crop: int = 0
+    strength: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -57,7 +69,9 @@ class Recipe:
 class CNNParams:
     """Everything that defines one candidate network and its training. Defaults = the seed's
     baseline: 2 conv blocks (32, 64 filters, 3x3, ReLU, max-pool, BatchNorm), dense 128 ReLU,
-    softmax, dropout 0.5, RMSprop lr 1e-3, batch 32, no L1/L2, constant lr, no augmentation."""
+    softmax, dropout 0.5, RMSprop lr 1e-3, batch 32, no L1/L2, constant lr, no augmentation.
+    ``convs`` > 1 stacks that many 3x3 convs per block (VGG-style); ``residual`` adds each block's
+    input to its output (a 1x1 projection where the width changes)."""
 
     learning_rate: float = 1e-3
     batch_size: int = 32
@@ -66,10 +80,14 @@ class CNNParams:
     dropout: float = 0.5
     depth: int = 2
     base_filters: int = 32
+    convs: int = 1
+    residual: bool = False
     dense_units: int = 128
     batch_norm: bool = True
     optimizer: str = "rmsprop"
     lr_decay: str = "none"
+    flip: bool = False
+    crop: int = 0
     augment: float = 0.0
     head: str = "flatten"  # "gap": global average pooling instead of flattening the last maps
     weight_decay: float = 0.0  # decoupled weight decay, AdamW only
@@ -78,6 +96,10 @@ class CNNParams:
     @property
     def recipe(self) -> Recipe:
         return Recipe(self.learning_rate, self.optimizer, self.lr_decay, self.weight_decay, self.label_smoothing)
+
+    @property
+    def augmentation(self) -> Augmentation:
+        return Augmentation(self.flip, self.crop, self.augment)
 
     def filters(self) -> list[int]:
         """Filters of each conv block: doubling from ``base_filters``, capped at 512."""
@@ -100,6 +122,8 @@ class BackboneParams:
     dense_units: int
     optimizer: str
     lr_decay: str
+    flip: bool
+    crop: int
     augment: float
     weight_decay: float
     label_smoothing: float
@@ -109,6 +133,10 @@ class BackboneParams:
     @property
     def recipe(self) -> Recipe:
         return Recipe(self.learning_rate, self.optimizer, self.lr_decay, self.weight_decay, self.label_smoothing)
+
+    @property
+    def augmentation(self) -> Augmentation:
+        return Augmentation(self.flip, self.crop, self.augment)
 
 
 @dataclass(frozen=True)
@@ -142,10 +170,14 @@ class SearchSpace:
     dropout: FloatRange = FloatRange(0.0, 0.6)
     depth: IntRange = IntRange(1, 4)
     base_filters: Choice = Choice((16, 32, 48, 64))
+    convs: IntRange = IntRange(1, 2)
+    residual: Choice = Choice((False, True))
     dense_units: Choice = Choice((64, 128, 256))
     batch_norm: Choice = Choice((True, False))
     optimizer: Choice = Choice(OPTIMIZERS)
     lr_decay: Choice = Choice(LR_DECAYS)
+    flip: Choice = Choice((False, True))
+    crop: IntRange = IntRange(0, 4)
     augment: FloatRange = FloatRange(0.0, 0.5)
     head: Choice = Choice(HEADS)
     weight_decay: FloatRange = FloatRange(1e-5, 1e-2, log=True)  # suggested only for AdamW

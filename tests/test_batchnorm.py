@@ -55,7 +55,7 @@ def test_fit_validates_with_freshly_calibrated_statistics(prepared: Path) -> Non
     keras.utils.set_random_seed(0)
     model = build_cnn(BASELINE, data.num_classes, data.image_size)
     optimizer = make_optimizer(BASELINE.recipe, math.ceil(len(data.splits["train"]) / 8), 2)
-    trainer = compile_model(with_augmentation(model, BASELINE.augment), BASELINE.recipe, optimizer)
+    trainer = compile_model(with_augmentation(model, BASELINE.augmentation), BASELINE.recipe, optimizer)
     history = trainer.fit(
         make_dataset(data, "train", 8, shuffle=True),
         validation_data=make_dataset(data, "val", 32),

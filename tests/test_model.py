@@ -33,11 +33,11 @@ def test_rescaling_means_raw_pixels_in() -> None:
 
 
 def test_augmentation_wraps_but_never_enters_the_inference_model() -> None:
-    params = CNNParams(augment=0.5, dropout=0.0, batch_norm=False)
+    params = CNNParams(augment=0.5, flip=True, crop=2, dropout=0.0, batch_norm=False)
     model = build_cnn(params, num_classes=3, image_size=16)
-    trainer = with_augmentation(model, params.augment)
+    trainer = with_augmentation(model, params.augmentation)
     assert "RandomFlip" in _layer_types(trainer) and "RandomFlip" not in _layer_types(model)
-    plain = with_augmentation(model, 0.0)
+    plain = with_augmentation(model, CNNParams().augmentation)
     assert "RandomFlip" not in _layer_types(plain) and plain is not model
     x = np.random.default_rng(0).integers(0, 255, (4, 16, 16, 3)).astype("float32")
     # called without a training flag (as a serving function does), the inference model is deterministic
@@ -103,3 +103,27 @@ def test_label_smoothing_matches_the_smoothed_targets() -> None:
     smooth = CNNParams(label_smoothing=0.1).recipe
     trainer = compile_model(build_cnn(CNNParams(label_smoothing=0.1), 4, 16), smooth, make_optimizer(smooth, 1, 1))
     assert isinstance(trainer.loss, SparseSmoothedCrossentropy)
+
+
+def test_flip_and_crop_are_their_own_switches() -> None:
+    model = build_cnn(CNNParams(), num_classes=3, image_size=16)
+    only_flip = _layer_types(with_augmentation(model, CNNParams(flip=True).augmentation))
+    assert only_flip.count("RandomFlip") == 1 and "RandomTranslation" not in only_flip
+    crop = with_augmentation(model, CNNParams(crop=4).augmentation)
+    shift = next(layer for layer in crop.layers if type(layer).__name__ == "RandomTranslation")
+    assert "RandomFlip" not in _layer_types(crop) and shift.height_factor == pytest.approx(4 / 16)
+    x = np.random.default_rng(0).integers(0, 255, (2, 16, 16, 3)).astype("float32")
+    shifted = np.asarray(shift(x, training=True))
+    assert np.isin(shifted, x).all()  # whole-pixel shifts with reflected borders: no interpolated values
+
+
+def test_vgg_and_residual_blocks() -> None:
+    vgg = build_cnn(CNNParams(convs=2, depth=2, base_filters=8), num_classes=3, image_size=16)
+    assert _layer_types(vgg).count("Conv2D") == 4 and {"conv0", "conv0_1", "conv1_1"} <= {ly.name for ly in vgg.layers}
+    res = build_cnn(CNNParams(convs=2, residual=True, depth=2, base_filters=8), num_classes=3, image_size=16)
+    names = {layer.name for layer in res.layers}
+    assert {"add0", "add1", "project0", "project1"} <= names  # 3 -> 8 and 8 -> 16 channels need a projection
+    same = build_cnn(CNNParams(residual=True, depth=1, base_filters=3), num_classes=3, image_size=16)
+    assert "project0" not in {layer.name for layer in same.layers}  # 3 -> 3: the identity
+    # the baseline is unchanged: one conv per block, no residual, the same layer names and sizes
+    assert build_cnn(BASELINE, 10, 32).count_params() == 545_386
