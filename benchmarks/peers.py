@@ -110,12 +110,13 @@ def run_keras_tuner(study: Path, out: Path, search_s: float, max_epochs: int, se
     except kt.errors.FatalError as exc:
         if "budget reached" not in str(exc):
             raise
-    trials = list(tuner.oracle.trials.values())
+    trials = [t for t in tuner.oracle.trials.values() if t.metrics.exists("val_accuracy")]  # ran
     epochs = sum(len(t.metrics.get_history("val_accuracy")) for t in trials)
     best_hp = tuner.get_best_hyperparameters(1)[0]
     best = tuner.oracle.get_best_trials(1)[0]
-    curve = [o.value[0] for o in best.metrics.get_history("val_accuracy")]
-    best_epochs = int(np.argmax(curve)) + 1 if curve else max_epochs
+    # the epoch (counted from the start: a Hyperband trial may go on from its parent's weights) of its best value
+    best_obs = max(best.metrics.get_history("val_accuracy"), key=lambda o: o.value[0])
+    best_epochs = int(best_obs.step) + 1
     # as hpo's export: the best trial's network retrained on train+val for its best epoch count
     keras.utils.set_random_seed(seed)
     model = SeedKnobs().build(best_hp)
