@@ -79,6 +79,7 @@ def test_conditions_mirror_the_search_space() -> None:
     """`CONDITIONS` and the ``NAME_on`` switches are what `suggest` does."""
     base: dict[str, Any] = {"learning_rate": 1e-3, "batch_size": 32, "dropout": 0.1, "depth": 2, "base_filters": 32}
     base |= {"dense_units": 128, "batch_norm": True, "lr_decay": "none", "augment": 0.0, "head": "gap"}
+    base |= {"convs": 1, "residual": False, "flip": False, "crop": 0}
     base |= {"label_smoothing": 0.0, "l1_on": False, "l2_on": False}
     for name, (gate, value) in CONDITIONS.items():
         on = FixedTrial({**base, gate: value, name: 1e-3})
