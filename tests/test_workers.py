@@ -87,7 +87,7 @@ def test_three_workers_finish_exactly_the_cap(pg_study: Callable[..., Path], pg_
     assert workers == {"w0", "w1", "w2"}
 
 
-def _kill_mid_trial_then_resume(toml: Path, url: str) -> None:
+def _kill_mid_trial_then_resume(toml: Path, url: str, cap: int = 3) -> None:
     """SIGKILL a worker mid-trial; a new worker fails the stale trial, retries its params once
     and finishes the study's cap."""
     victim = start_worker(toml, "victim")
@@ -99,7 +99,7 @@ def _kill_mid_trial_then_resume(toml: Path, url: str) -> None:
     assert survivor.returncode == 0, out
 
     trials = trials_of(toml, url)
-    assert_complete_study(trials, 5)
+    assert_complete_study(trials, cap)
     assert trials[killed.number].state == TrialState.FAIL
     retries = [t for t in trials if t.system_attrs.get("failed_trial") == killed.number]
     assert len(retries) == 1, [t.system_attrs for t in trials]
@@ -112,12 +112,12 @@ def _kill_mid_trial_then_resume(toml: Path, url: str) -> None:
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_sigkilled_worker_trial_is_failed_and_retried(pg_study: Callable[..., Path], pg_url: str) -> None:
-    _kill_mid_trial_then_resume(pg_study(n_trials=5), pg_url)
+    _kill_mid_trial_then_resume(pg_study(n_trials=3), pg_url)
 
 
 @pytest.mark.slow
 def test_sigkilled_worker_on_sqlite_is_retried_too(synth_dir: Path, tmp_path: Path) -> None:
-    study = {"n_trials": 5, "heartbeat_interval": 1, "grace_period": 4}
+    study = {"n_trials": 3, "heartbeat_interval": 1, "grace_period": 4}
     toml = write_study(tmp_path, "killed", synth_dir, study=study, training={"max_epochs": 5})
     _kill_mid_trial_then_resume(toml, f"sqlite:///{tmp_path / 'killed.db'}")
 
