@@ -37,7 +37,7 @@ def main() -> None:
     study = hpo.Study.from_file(args.study)
     params = replace(BASELINE, **json.loads(args.params))
     flat = {k: v for k, v in asdict(params).items() if k != "weight_decay" or params.optimizer == "adamw"}
-    flat |= {f"{k}_on": bool(getattr(params, k)) for k in ("l1", "l2") if study.config.search.__dict__[k]}
+    flat |= {f"{k}_on": bool(getattr(params, k)) for k in ("l1", "l2") if getattr(study.config.search, k) is not None}
     flat = {k: v for k, v in flat.items() if not (k in ("l1", "l2") and not v)}
     data = study.data()
     t0 = time.perf_counter()
