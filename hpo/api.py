@@ -23,6 +23,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from hpo.config import StudyConfig, config_from_dict, load_config
+from hpo.data.cache import MANIFEST_FILE
 from hpo.data.prepared import PreparedData, load_prepared
 from hpo.errors import HpoError
 from hpo.records.export import ExportMetrics
@@ -109,7 +110,7 @@ class Study:
             self._data = source
         elif source is not None:
             folder = Path(source)
-            if (folder / "manifest.json").is_file():
+            if (folder / MANIFEST_FILE).is_file():
                 self._data = load_prepared(folder)
             else:
                 source_dir = folder.expanduser().resolve()

@@ -65,8 +65,30 @@ class Recipe:
     label_smoothing: float = 0.0
 
 
+class _Training:
+    """The recipe and augmentation of a candidate whose fields hold them (`CNNParams`,
+    `BackboneParams`)."""
+
+    learning_rate: float
+    optimizer: str
+    lr_decay: str
+    weight_decay: float
+    label_smoothing: float
+    flip: bool
+    crop: int
+    augment: float
+
+    @property
+    def recipe(self) -> Recipe:
+        return Recipe(self.learning_rate, self.optimizer, self.lr_decay, self.weight_decay, self.label_smoothing)
+
+    @property
+    def augmentation(self) -> Augmentation:
+        return Augmentation(self.flip, self.crop, self.augment)
+
+
 @dataclass(frozen=True)
-class CNNParams:
+class CNNParams(_Training):
     """Everything that defines one candidate network and its training. Defaults = the seed's
     baseline: 2 conv blocks (32, 64 filters, 3x3, ReLU, max-pool, BatchNorm), dense 128 ReLU,
     softmax, dropout 0.5, RMSprop lr 1e-3, batch 32, no L1/L2, constant lr, no augmentation.
@@ -93,14 +115,6 @@ class CNNParams:
     weight_decay: float = 0.0  # decoupled weight decay, AdamW only
     label_smoothing: float = 0.0
 
-    @property
-    def recipe(self) -> Recipe:
-        return Recipe(self.learning_rate, self.optimizer, self.lr_decay, self.weight_decay, self.label_smoothing)
-
-    @property
-    def augmentation(self) -> Augmentation:
-        return Augmentation(self.flip, self.crop, self.augment)
-
     def filters(self) -> list[int]:
         """Filters of each conv block: doubling from ``base_filters``, capped at 512."""
         return [min(self.base_filters * 2**i, 512) for i in range(self.depth)]
@@ -110,7 +124,7 @@ BASELINE = CNNParams()
 
 
 @dataclass(frozen=True)
-class BackboneParams:
+class BackboneParams(_Training):
     """One candidate on a pretrained backbone: the head (dropout, dense units, L2), how many
     of the backbone's top layers are fine-tuned and at what fraction of the head's learning
     rate, and the training recipe."""
@@ -129,14 +143,6 @@ class BackboneParams:
     label_smoothing: float
     fine_tune_layers: int  # 0 = the backbone is frozen (feature extraction)
     backbone_lr_scale: float  # backbone learning rate = learning_rate * this
-
-    @property
-    def recipe(self) -> Recipe:
-        return Recipe(self.learning_rate, self.optimizer, self.lr_decay, self.weight_decay, self.label_smoothing)
-
-    @property
-    def augmentation(self) -> Augmentation:
-        return Augmentation(self.flip, self.crop, self.augment)
 
 
 @dataclass(frozen=True)
