@@ -105,6 +105,8 @@ def open_study(config: StudyConfig, worker: str = "") -> optuna.Study:
             user_attrs=baseline_attrs(),
             skip_if_exists=True,
         )
+    for params in config.study.enqueue:  # the study's own presets (skipped once they exist)
+        study.enqueue_trial(params, skip_if_exists=True)
     return study
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from hpo.config.schema import (
     TrainingConfig,
 )
 from hpo.config.table import Table, choices, penalty, value_range
+from hpo.presets import PresetError, preset_trial_params
 from hpo.search_space import (
     BACKBONE_ONLY,
     BASELINE,
@@ -123,6 +125,21 @@ def _objectives(s: Table) -> tuple[str, ...]:
     return tuple(raw)
 
 
+def _presets(file: Path, raw: tuple[Any, ...], search: SearchSpace, model: ModelConfig) -> tuple[dict[str, Any], ...]:
+    """``[[study.enqueue]]`` tables as Optuna params, each value checked against ``search``."""
+    if raw and model.builder is not None:
+        raise ConfigError(f"{file}: [[study.enqueue]]: presets name hpo's search dimensions; a builder has its own")
+    presets = []
+    for i, table in enumerate(raw, start=1):
+        if not isinstance(table, dict):
+            raise ConfigError(f"{file}: [study] enqueue: expected [[study.enqueue]] tables, got {table!r}")
+        try:
+            presets.append(preset_trial_params(search, model.family, table))
+        except PresetError as exc:
+            raise ConfigError(f"{file}: [[study.enqueue]] #{i} {exc.key}: {exc.problem}") from None
+    return tuple(presets)
+
+
 def _resolve(base: Path, value: str) -> Path:
     p = Path(value).expanduser()
     return p if p.is_absolute() else (base / p).resolve()
@@ -171,6 +188,7 @@ def config_from_dict(doc: dict[str, Any], path: Path, label: str | None = None) 
         timeout=s.number("timeout", None, 1, 1e9),
         seed=s.number("seed", 0, 0, 2**31 - 1, integer=True),
         enqueue_baseline=s.get("enqueue_baseline", bool, model.name == "cnn"),
+        enqueue=tuple(s.get("enqueue", list, [])),
         objectives=_objectives(s),
         max_train_val_gap=s.number("max_train_val_gap", None, 0.0, 1.0),
         heartbeat_interval=s.number("heartbeat_interval", 30, 1, 86_400, integer=True),
@@ -243,6 +261,7 @@ def config_from_dict(doc: dict[str, Any], path: Path, label: str | None = None) 
             f"{file}: [search] {bad}: excludes the baseline's value "
             f"{getattr(BASELINE, bad)!r} — widen it or set [study] enqueue_baseline = false"
         )
+    study = replace(study, enqueue=_presets(file, study.enqueue, search, model))
     return StudyConfig(
         path=path, study=study, data=data, search=search, model=model, sampler=sampler, pruner=pruner, training=training
     )

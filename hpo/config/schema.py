@@ -40,6 +40,8 @@ class StudySection:
     timeout: float | None = None  # seconds
     seed: int = 0
     enqueue_baseline: bool = True
+    # [[study.enqueue]] presets (Optuna params, checked against [search]): trials 1.. after the baseline
+    enqueue: tuple[dict[str, Any], ...] = ()
     objectives: tuple[str, ...] = ("val_accuracy",)  # + "latency_ms" or "params": a Pareto search
     # a complete trial whose train accuracy (inference mode) beats its val accuracy by more is
     # infeasible: TPE steers away from it and `best`/`export` pick among the feasible ones
