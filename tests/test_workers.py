@@ -174,3 +174,20 @@ def test_interrupted_search_exits_128_plus_the_signal(
     assert failed and all("interrupted" in t.user_attrs["fail_reason"] for t in failed)
     requeued = {t.system_attrs.get("failed_trial") for t in trials if t.state == TrialState.WAITING}
     assert {t.number for t in failed} <= requeued
+
+
+@pytest.mark.slow
+def test_worker_signalled_while_preparing_the_data_exits_143(tmp_path: Path) -> None:
+    """A SIGTERM before the trial loop (a pod stopped while its worker still prepares the data)
+    is a clean stop with 128 + SIGTERM, not Ctrl-C's 130, and no traceback."""
+    source = tmp_path / "imgs"
+    synth = run_hpo("data", "synth", source, "--classes", "4", "--per-class", "150", "--image-size", "32")
+    assert synth.returncode == 0, synth.stderr
+    toml = write_study(tmp_path, "early", source)
+    proc = start_worker(toml, "w0")
+    lock = tmp_path / "early" / "prepared-16px" / ".prepare-lock"  # the worker is inside load_data
+    wait_for(lock.exists, 120, "the worker to start preparing the data")
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 143, out
+    assert "stopped by signal (SIGTERM) while starting" in out and "Traceback" not in out

@@ -20,14 +20,20 @@ def _worker(args: argparse.Namespace) -> int:
     from hpo.worker import configure_tensorflow, install_signal_handlers, interrupted_exit_code, worker_name
 
     install_signal_handlers()
-    config = load_config(args.study).with_overrides(
-        storage=storage_override(args.storage), n_trials=args.n_trials, timeout=args.timeout
-    )
-    study_builder(config)  # a builder that cannot be imported fails before any data is prepared
-    configure_tensorflow(args.threads, mixed_precision=config.training.mixed_precision)
-    from hpo.search import SearchInterrupted, load_data, run_search
+    try:
+        config = load_config(args.study).with_overrides(
+            storage=storage_override(args.storage), n_trials=args.n_trials, timeout=args.timeout
+        )
+        study_builder(config)  # a builder that cannot be imported fails before any data is prepared
+        configure_tensorflow(args.threads, mixed_precision=config.training.mixed_precision)
+        from hpo.search import load_data
 
-    data = load_data(config, Path(args.data) if args.data else None, progress=False)
+        data = load_data(config, Path(args.data) if args.data else None, progress=False)
+    except KeyboardInterrupt as exc:  # a signal while starting: no trial ran, nothing to re-queue
+        print(f"worker stopped by signal ({exc}) while starting; exiting cleanly", flush=True)
+        return interrupted_exit_code()
+    from hpo.search import SearchInterrupted, run_search
+
     name = worker_name(args.id or os.environ.get("HPO_WORKER_ID"))
     print(f"worker {name} joined study {config.study.name}", flush=True)
     try:
