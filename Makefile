@@ -42,10 +42,10 @@ bench: install ## quick benchmarks; results go into BENCHMARKS.md by hand, with 
 bench-accuracy: install ## search + export vs. baseline on cifar10-mini (~45 min on 2 CPUs)
 	$(BIN)/python benchmarks/accuracy_cifar10_mini.py
 
-bench-peers: install ## hpo vs KerasTuner Hyperband, same splits and budget (2 x 45 min on 2 CPUs)
+bench-peers: install ## hpo (bench-accuracy) vs KerasTuner Hyperband, same splits and deadline (~65 min on 2 CPUs)
 	$(BIN)/python benchmarks/peers.py
 
-bench-ablation: install ## after bench-accuracy: which of the best trial's choices mattered (~30 min on 2 CPUs)
+bench-ablation: install ## after bench-accuracy: which of the best trial's choices mattered (~7 min per choice on 2 CPUs)
 	$(BIN)/python benchmarks/ablation.py models/bench-cifar10-mini/study.db --control-seeds 3
 
 bench-formats: install ## SavedModel vs TFLite of the bench-accuracy export

@@ -1,6 +1,7 @@
 """Does the search beat the seed baseline on unseen images, within a 2-CPU budget?
 
-    python benchmarks/accuracy_cifar10_mini.py [--study studies/cifar10-mini.toml] [--out models/bench-cifar10-mini]
+    python benchmarks/accuracy_cifar10_mini.py [--study studies/cifar10-mini.toml]
+                                               [--out models/bench-cifar10-mini] [--timeout S]
 
 Runs, through the real CLI and on a fresh SQLite study in OUT/study.db:
   1. hpo search STUDY            (the study's own budget: n_trials / timeout)
@@ -37,13 +38,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--study", default="studies/cifar10-mini.toml")
     ap.add_argument("--out", type=Path, default=ROOT / "models" / "bench-cifar10-mini")
+    ap.add_argument("--timeout", type=float, help="seconds; default: the study's [study] timeout")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     storage = f"sqlite:///{(args.out / 'study.db').resolve()}"
     common = ["--storage", storage, "--no-progress"]
 
     t0 = time.perf_counter()
-    hpo("search", args.study, *common)
+    hpo("search", args.study, *common, *(["--timeout", str(args.timeout)] if args.timeout else []))
     t_search = time.perf_counter() - t0
     hpo("export", args.study, "--out", str(args.out / "searched"), *common)
     budget = time.perf_counter() - t0

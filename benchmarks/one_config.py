@@ -55,6 +55,7 @@ def main() -> None:
                 "epochs_run": stats["epochs_run"],
                 "seconds": round(seconds, 1),
                 "param_count": int(candidate.model.count_params()),
+                "curve": [round(v, 4) for v in result.curve],
             }
         ),
         flush=True,

@@ -1,17 +1,21 @@
 """hpo vs KerasTuner at the same wall-clock budget, on the same splits, one after the other.
 
     pip install -e '.[bench]'     # keras-tuner: a benchmark-only extra
-    python benchmarks/peers.py [--study studies/cifar10-mini.toml] [--budget-min 45] [--out models/bench-peers]
+    python benchmarks/peers.py [--study studies/cifar10-mini.toml] [--search-s S]
+                               [--only hpo|keras-tuner] [--out models/bench-peers]
 
-Both sides get ``--budget-min`` minutes for search + final training, on the study's prepared
-splits (the same images, the same train/val/test rows), and are scored once on the test split:
+Both sides get the same deadline for starting trials (``--search-s``, default: the study's own
+``[study] timeout``, so hpo's side is exactly ``make bench-accuracy``), then train their final
+model, on the study's prepared splits (the same images, the same train/val/test rows), and are
+scored once on the test split:
 
-1. **hpo**: ``hpo search`` with the study file as it is, its ``[study] timeout`` capped so the
-   search stops starting trials at ``--search-share`` of the budget, then ``hpo export`` (best
-   trial retrained on train+val for its best epoch count).
+1. **hpo**: ``make bench-accuracy`` (`accuracy_cifar10_mini.py`): ``hpo search`` with the study
+   file as it is, then ``hpo export`` (best trial retrained on train+val for its best epoch
+   count); minutes are those two steps.
 2. **KerasTuner Hyperband** over the seed's knobs (learning rate, batch size, L2, dropout, depth,
    width) on the seed's network (hpo's CNN with everything else at the baseline's values), max
-   ``--kt-max-epochs`` epochs, stopping new trials at the same share of the budget; the best
+   ``--kt-max-epochs`` epochs, as many Hyperband iterations as start before the deadline (one
+   iteration alone ends early and would leave KerasTuner's share of the budget unused); the best
    trial is then retrained on train+val for its best epoch count, as hpo's export does.
 
 Prints a markdown table row per side (test accuracy, trials, epochs trained, minutes) and writes
@@ -22,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -35,19 +38,25 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_hpo(study: Path, out: Path, search_s: float) -> dict[str, Any]:
-    """hpo's side, through the real CLI on a fresh SQLite study."""
-    storage = f"sqlite:///{(out / 'hpo.db').resolve()}"
-    common = ["--storage", storage, "--no-progress"]
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "hpo", "search", str(study), "--timeout", str(search_s), *common], check=True)
-    subprocess.run([sys.executable, "-m", "hpo", "export", str(study), "--out", str(out / "hpo"), *common], check=True)
-    minutes = (time.perf_counter() - t0) / 60
+    """hpo's side: `benchmarks/accuracy_cifar10_mini.py` (``make bench-accuracy``: ``hpo search``
+    + ``hpo export`` through the real CLI on a fresh SQLite study, then the baseline exported the
+    same way, outside the timed budget)."""
+    bench = out / "hpo"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "accuracy_cifar10_mini.py"), "--study", str(study)]
+    subprocess.run([*cmd, "--out", str(bench), "--timeout", str(search_s)], check=True)
+    result = json.loads((bench / "result.json").read_text())
     import hpo
 
-    metrics = hpo.ExportMetrics.load(out / "hpo")
-    trials = hpo.Study.from_file(study, storage=storage).optuna_study().get_trials()
+    metrics = hpo.ExportMetrics.load(bench / "searched")
+    trials = hpo.Study.from_file(study, storage=result["storage"]).optuna_study().get_trials()
     epochs = sum(len(t.intermediate_values) for t in trials) + metrics.epochs
-    return {"test_accuracy": metrics.test_accuracy, "trials": len(trials), "epochs": epochs, "minutes": minutes}
+    return {
+        "test_accuracy": metrics.test_accuracy,
+        "baseline_test_accuracy": result["baseline"]["test_accuracy"],
+        "trials": len(trials),
+        "epochs": epochs,
+        "minutes": result["search_plus_export_minutes"],
+    }
 
 
 def run_keras_tuner(study: Path, out: Path, search_s: float, max_epochs: int, seed: int) -> dict[str, Any]:
@@ -100,6 +109,7 @@ def run_keras_tuner(study: Path, out: Path, search_s: float, max_epochs: int, se
         objective="val_accuracy",
         max_epochs=max_epochs,
         factor=3,
+        hyperband_iterations=1000,  # the deadline ends the search, not the iteration count
         seed=seed,
         directory=str(out),
         project_name="keras-tuner",
@@ -111,7 +121,9 @@ def run_keras_tuner(study: Path, out: Path, search_s: float, max_epochs: int, se
         if "budget reached" not in str(exc):
             raise
     trials = [t for t in tuner.oracle.trials.values() if t.metrics.exists("val_accuracy")]  # ran
-    epochs = sum(len(t.metrics.get_history("val_accuracy")) for t in trials)
+    # epochs each trial trained: KerasTuner records one (best) observation per trial, and a
+    # Hyperband trial goes on from its parent's weights at tuner/initial_epoch
+    epochs = sum(t.hyperparameters.get("tuner/epochs") - t.hyperparameters.get("tuner/initial_epoch") for t in trials)
     best_hp = tuner.get_best_hyperparameters(1)[0]
     best = tuner.oracle.get_best_trials(1)[0]
     # the epoch (counted from the start: a Hyperband trial may go on from its parent's weights) of its best value
@@ -131,24 +143,26 @@ def run_keras_tuner(study: Path, out: Path, search_s: float, max_epochs: int, se
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--study", type=Path, default=ROOT / "studies" / "cifar10-mini.toml")
-    ap.add_argument("--budget-min", type=float, default=45.0, help="search + final training, per side")
-    ap.add_argument("--search-share", type=float, default=2 / 3, help="of the budget, for starting trials")
+    ap.add_argument("--search-s", type=float, help="no trial starts after this (default: the study's timeout)")
     ap.add_argument("--kt-max-epochs", type=int, default=15)
     ap.add_argument("--out", type=Path, default=ROOT / "models" / "bench-peers")
     ap.add_argument("--only", choices=("hpo", "keras-tuner"), help="run one side")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    search_s = math.floor(args.budget_min * 60 * args.search_share)
     from hpo.config import load_config
 
-    seed = load_config(args.study).study.seed
-    results: dict[str, Any] = {}
+    config = load_config(args.study)
+    seed, search_s = config.study.seed, args.search_s or config.study.timeout
+    if not search_s:
+        sys.exit(f"{args.study}: set [study] timeout or pass --search-s")
+    saved = args.out / "peers.json"  # one side at a time (--only) adds to the other's result
+    results: dict[str, Any] = json.loads(saved.read_text()) if args.only and saved.is_file() else {}
     if args.only in (None, "hpo"):
         results["hpo"] = run_hpo(args.study, args.out, search_s)
     if args.only in (None, "keras-tuner"):
         results["keras-tuner"] = run_keras_tuner(args.study, args.out, search_s, args.kt_max_epochs, seed)
-    results["setup"] = {"budget_min": args.budget_min, "search_s": search_s, "cpus": os.cpu_count()}
-    (args.out / "peers.json").write_text(json.dumps(results, indent=1))
+    results["setup"] = {"search_s": search_s, "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d")}
+    saved.write_text(json.dumps(results, indent=1))
     print("| side | test accuracy | trials | epochs trained | minutes |\n|---|---|---|---|---|")
     for side in ("hpo", "keras-tuner"):
         if side in results:
