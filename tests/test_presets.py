@@ -68,7 +68,7 @@ def test_presets_are_for_hpos_dimensions_not_a_builder(tmp_path: Path) -> None:
 
 
 def test_presets_follow_the_baseline_once(tmp_path: Path) -> None:
-    config = _config(tmp_path, PRESET, study={"name": "p", "enqueue": [PRESET], "storage": f"sqlite:///{tmp_path}/p.db"})
+    config = _config(tmp_path, study={"name": "p", "enqueue": [PRESET], "storage": f"sqlite:///{tmp_path}/p.db"})
     open_study(config)
     study = open_study(config)  # a second worker / a resumed search enqueues nothing more
     trials = study.get_trials()
