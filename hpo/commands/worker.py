@@ -26,14 +26,12 @@ def _worker(args: argparse.Namespace) -> int:
         )
         study_builder(config)  # a builder that cannot be imported fails before any data is prepared
         configure_tensorflow(args.threads, mixed_precision=config.training.mixed_precision)
-        from hpo.search import load_data
+        from hpo.search import SearchInterrupted, load_data, run_search
 
         data = load_data(config, Path(args.data) if args.data else None, progress=False)
     except KeyboardInterrupt as exc:  # a signal while starting: no trial ran, nothing to re-queue
         print(f"worker stopped by signal ({exc}) while starting; exiting cleanly", flush=True)
         return interrupted_exit_code()
-    from hpo.search import SearchInterrupted, run_search
-
     name = worker_name(args.id or os.environ.get("HPO_WORKER_ID"))
     print(f"worker {name} joined study {config.study.name}", flush=True)
     try:

@@ -125,7 +125,7 @@ def _objectives(s: Table) -> tuple[str, ...]:
     return tuple(raw)
 
 
-def _presets(file: Path, raw: tuple[Any, ...], search: SearchSpace, model: ModelConfig) -> tuple[dict[str, Any], ...]:
+def _presets(file: Path, raw: list[Any], search: SearchSpace, model: ModelConfig) -> tuple[dict[str, Any], ...]:
     """``[[study.enqueue]]`` tables as Optuna params, each value checked against ``search``."""
     if raw and model.builder is not None:
         raise ConfigError(f"{file}: [[study.enqueue]]: presets name hpo's search dimensions; a builder has its own")
@@ -178,6 +178,7 @@ def config_from_dict(doc: dict[str, Any], path: Path, label: str | None = None) 
     model = _model(file, doc.get("model", {}))
 
     s = Table(file, "study", doc.get("study", {}))
+    presets = s.get("enqueue", list, [])  # checked against [search] once it is read
     name = s.get("name", str, path.stem)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
         raise s.fail("name", f"use letters, digits, '_', '.', '-', got {name!r}")
@@ -188,7 +189,6 @@ def config_from_dict(doc: dict[str, Any], path: Path, label: str | None = None) 
         timeout=s.number("timeout", None, 1, 1e9),
         seed=s.number("seed", 0, 0, 2**31 - 1, integer=True),
         enqueue_baseline=s.get("enqueue_baseline", bool, model.name == "cnn"),
-        enqueue=tuple(s.get("enqueue", list, [])),
         objectives=_objectives(s),
         max_train_val_gap=s.number("max_train_val_gap", None, 0.0, 1.0),
         heartbeat_interval=s.number("heartbeat_interval", 30, 1, 86_400, integer=True),
@@ -261,7 +261,7 @@ def config_from_dict(doc: dict[str, Any], path: Path, label: str | None = None) 
             f"{file}: [search] {bad}: excludes the baseline's value "
             f"{getattr(BASELINE, bad)!r} — widen it or set [study] enqueue_baseline = false"
         )
-    study = replace(study, enqueue=_presets(file, study.enqueue, search, model))
+    study = replace(study, enqueue=_presets(file, presets, search, model))
     return StudyConfig(
         path=path, study=study, data=data, search=search, model=model, sampler=sampler, pruner=pruner, training=training
     )
