@@ -6,7 +6,7 @@
 DB is the SQLite file of a finished search (e.g. models/bench-cifar10-mini/study.db). For every
 hyperparameter on which the best trial (or ``--trial N``) and the baseline (trial 0) differ, the
 best trial is retrained with that one value set back to the baseline's, through hpo's own
-training seam (`hpo.train.train_params`: same data, early stopping, BatchNorm calibration, no
+training seam (`hpo.study.train.train_params`: same data, early stopping, BatchNorm calibration, no
 pruner) and with the same seed;
 the unchanged trial is rerun as the control (``--control-seeds K``: with K seeds, for the
 noise) and the baseline is rerun with the same seed. A parameter that only exists under
@@ -33,11 +33,11 @@ def main() -> None:
     args = ap.parse_args()
 
     from hpo.config import load_config
-    from hpo.retrain import pick_trial
-    from hpo.search import load_data
-    from hpo.study import baseline_trial, load_study
-    from hpo.summary import format_value
-    from hpo.train import release, train_params
+    from hpo.report.summary import format_value
+    from hpo.savedmodel.retrain import pick_trial
+    from hpo.study.run import load_data
+    from hpo.study.study import baseline_trial, load_study
+    from hpo.study.train import release, train_params
 
     source = load_config(args.study).with_overrides(storage=f"sqlite:///{args.db}")
     study = load_study(source)

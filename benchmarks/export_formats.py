@@ -29,7 +29,7 @@ def main() -> None:
 
     from hpo.data import load_prepared
     from hpo.fsutil import size_mb
-    from hpo.inference import load_exported
+    from hpo.savedmodel.inference import load_exported
 
     x, y = load_prepared(args.prepared).arrays("test")
     xf = x.astype(np.float32)

@@ -4,7 +4,7 @@ reaches before a search is spent on it.
     python benchmarks/one_config.py STUDY.toml '{"convs": 2, "flip": true, "crop": 4}' [--epochs 30] [--seed 0]
 
 The JSON holds the parameters to change from the seed's baseline (hpo's CNN: the names of
-`hpo.search_space.CNNParams`). Training goes through `hpo.train.train_params` — the same data,
+`hpo.model.space.CNNParams`). Training goes through `hpo.study.train.train_params` — the same data,
 BatchNorm recalibration and early stopping as a trial, no pruner, no study — on the train split,
 validated on val; the weights kept are then scored once on the test split. Prints one JSON line.
 """
@@ -30,9 +30,9 @@ def main() -> None:
     args = ap.parse_args()
 
     import hpo
-    from hpo.model import inference_accuracy
-    from hpo.search_space import BASELINE
-    from hpo.train import train_params
+    from hpo.model.cnn import inference_accuracy
+    from hpo.model.space import BASELINE
+    from hpo.study.train import train_params
 
     study = hpo.Study.from_file(args.study)
     params = replace(BASELINE, **json.loads(args.params))

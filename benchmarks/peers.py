@@ -66,8 +66,8 @@ def run_keras_tuner(study: Path, out: Path, search_s: float, max_epochs: int, se
     import numpy as np
 
     import hpo
-    from hpo.model import build_cnn, compile_model, make_optimizer
-    from hpo.search_space import CNNParams
+    from hpo.model.cnn import build_cnn, compile_model, make_optimizer
+    from hpo.model.space import CNNParams
 
     data = hpo.Study.from_file(study).data()
     (x_tr, y_tr), (x_val, y_val) = data.arrays("train"), data.arrays("val")

@@ -41,9 +41,9 @@ def main() -> None:
     args = ap.parse_args()
 
     from hpo.config import load_config
-    from hpo.search import load_data, run_search
-    from hpo.study import baseline_trial
-    from hpo.summary import study_summary
+    from hpo.report.summary import study_summary
+    from hpo.study.run import load_data, run_search
+    from hpo.study.study import baseline_trial
 
     base = load_config(args.study).with_overrides(n_trials=args.n_trials)
     # no timeout, so both runs get every trial; no gap constraint: it changes what TPE proposes,

@@ -8,7 +8,7 @@
 Each trial of STUDY_NAME (run with ``type = "none"``, e.g. the ``--only none`` half of
 `benchmarks/pruning.py`) reported val accuracy every epoch. For every schedule on the grid,
 the trials are replayed in order into an in-memory study with the pruner `hpo search` would
-build (`hpo.study.pruner_from`), reporting each epoch and asking ``should_prune`` exactly as
+build (`hpo.study.study.pruner_from`), reporting each epoch and asking ``should_prune`` exactly as
 `KerasPruningCallback` does, so each schedule's epochs and the best value it keeps are what
 Optuna would have done with these curves. Trials marked as the baseline report without
 competing, as in `hpo search`. Hyperband assigns brackets by a hash of study name and trial
@@ -28,7 +28,7 @@ from optuna.pruners import BasePruner
 from optuna.trial import TrialState
 
 from hpo.config import PrunerConfig
-from hpo.study import pruner_from
+from hpo.study.study import pruner_from
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -29,13 +29,13 @@ from hpo.errors import HpoError
 
 if TYPE_CHECKING:
     from hpo.api import Export, Study, export, search
-    from hpo.builders import Builder
     from hpo.data.prepared import PreparedData
     from hpo.data.prepared import from_arrays as arrays
-    from hpo.inference import ExportedModel
-    from hpo.inference import load_exported as load_model
+    from hpo.model.builders import Builder
     from hpo.records.export import ExportMetrics
     from hpo.records.trial import TrialRecord
+    from hpo.savedmodel.inference import ExportedModel
+    from hpo.savedmodel.inference import load_exported as load_model
 
 # TensorFlow's C++ INFO lines (oneDNN, CPU features) are noise for users; warnings still show.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -64,9 +64,9 @@ _LAZY = {
     "export": ("hpo.api", "export"),
     "arrays": ("hpo.data.prepared", "from_arrays"),
     "PreparedData": ("hpo.data.prepared", "PreparedData"),
-    "Builder": ("hpo.builders", "Builder"),
-    "ExportedModel": ("hpo.inference", "ExportedModel"),
-    "load_model": ("hpo.inference", "load_exported"),
+    "Builder": ("hpo.model.builders", "Builder"),
+    "ExportedModel": ("hpo.savedmodel.inference", "ExportedModel"),
+    "load_model": ("hpo.savedmodel.inference", "load_exported"),
     "ExportMetrics": ("hpo.records.export", "ExportMetrics"),
     "TrialRecord": ("hpo.records.trial", "TrialRecord"),
 }

@@ -8,7 +8,7 @@
     print(export.metrics.test_accuracy, export.path)
 
 Data is a class folder (prepared and cached), a prepared folder (``hpo data prepare``), or
-in-memory arrays (`hpo.arrays`). ``build=`` brings your own model (see `hpo.families`).
+in-memory arrays (`hpo.arrays`). ``build=`` brings your own model (see `hpo.model.families`).
 Importing this module does not import TensorFlow; searching and exporting do.
 """
 
@@ -27,11 +27,11 @@ from hpo.data.cache import MANIFEST_FILE
 from hpo.data.prepared import PreparedData, load_prepared
 from hpo.errors import HpoError
 from hpo.records.export import ExportMetrics
-from hpo.study import best_by_accuracy, load_study, open_study
+from hpo.study.study import best_by_accuracy, load_study, open_study
 
 if TYPE_CHECKING:
-    from hpo.builders import Builder
-    from hpo.progress import SearchProgress
+    from hpo.model.builders import Builder
+    from hpo.study.progress import SearchProgress
 
 __all__ = ["DataSource", "Export", "Study", "export", "search"]
 
@@ -104,7 +104,7 @@ class Study:
     def data(self, source: DataSource | None = None, *, progress: bool = False) -> PreparedData:
         """The data trials train on: ``source`` (a class folder is prepared and cached under the
         study's run folder), else the one given before, else ``[data] source``."""
-        from hpo.search import load_data
+        from hpo.study.run import load_data
 
         if isinstance(source, PreparedData):
             self._data = source
@@ -142,9 +142,9 @@ class Study:
         """Run (or resume) the search until the study holds ``n_trials`` finished trials (the
         cap is study-wide) or ``timeout`` seconds pass; returns the Optuna study. Prints one
         line per finished trial (per epoch too with ``verbose``) unless ``progress`` says else."""
-        from hpo.progress import SearchProgress
-        from hpo.search import run_search
-        from hpo.worker import configure_tensorflow
+        from hpo.study.progress import SearchProgress
+        from hpo.study.run import run_search
+        from hpo.workers.process import configure_tensorflow
 
         self.config = self.config.with_overrides(n_trials=n_trials, timeout=timeout)
         prepared = self.data(data)
@@ -166,7 +166,7 @@ class Study:
     ) -> Export:
         """Retrain the best (or given) trial on train+val, score it once on the test split and
         write the export folder ``out`` (default ``models/<name>``), reloaded and checked."""
-        from hpo.export import check_export_out, export_study
+        from hpo.savedmodel.export import check_export_out, export_study
 
         folder = Path(out) if out is not None else Path("models") / self.name
         check_export_out(self.config, folder)  # before any data is prepared or a model trained
@@ -187,7 +187,7 @@ class Study:
 
     def report(self, out: str | os.PathLike[str] | None = None) -> Path:
         """Write the static HTML report (plotly figures of the study and its export); its path."""
-        from hpo.report import build_report, default_report_path
+        from hpo.report.html import build_report, default_report_path
 
         return build_report(self.optuna_study(), self.config, Path(out) if out else default_report_path(self.config))
 

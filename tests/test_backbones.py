@@ -1,4 +1,4 @@
-"""hpo.backbones: keras.applications backbones (weights=None: no network here), the freezing
+"""hpo.model.backbones: keras.applications backbones (weights=None: no network here), the freezing
 rule, the export round trips, and the per-variable learning-rate factor."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from hpo.backbones import (
+from hpo.errors import ConfigError, WeightsUnavailable
+from hpo.model.backbones import (
     BACKBONES,
     MIN_INPUT_SIZE,
     TUNABLE_LAYERS,
@@ -24,7 +25,6 @@ from hpo.backbones import (
     build_backbone_classifier,
     scale_learning_rate,
 )
-from hpo.errors import ConfigError, WeightsUnavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = list(BACKBONES)
@@ -251,7 +251,7 @@ def test_scale_learning_rate_refuses_wrappers_and_built_optimizers() -> None:
 OFFLINE = textwrap.dedent(
     """
     import json
-    from hpo.backbones import BACKBONES, build_backbone_classifier
+    from hpo.model.backbones import BACKBONES, build_backbone_classifier
     from hpo.errors import WeightsUnavailable
     for family in BACKBONES:
         try:

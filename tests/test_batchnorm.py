@@ -6,11 +6,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from hpo.batchnorm import BatchNormCalibrator, RecalibrateBatchNorm, recalibration_sample
 from hpo.data import load_prepared
 from hpo.data.pipeline import make_dataset
-from hpo.model import build_cnn, compile_model, make_optimizer, with_augmentation
-from hpo.search_space import BASELINE, CNNParams
+from hpo.model.batchnorm import BatchNormCalibrator, RecalibrateBatchNorm, recalibration_sample
+from hpo.model.cnn import build_cnn, compile_model, make_optimizer, with_augmentation
+from hpo.model.space import BASELINE, CNNParams
 
 
 def _moving_stats(model: keras.Model) -> list[np.ndarray]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hpo.config import ConfigError, load_config
-from hpo.search_space import Choice, FloatRange, IntRange
+from hpo.model.space import Choice, FloatRange, IntRange
 from tests.conftest import ROOT, assert_user_error, run_hpo
 from tests.studyfiles import write_study
 

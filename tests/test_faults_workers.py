@@ -21,8 +21,8 @@ from optuna.trial import TrialState
 
 from hpo.errors import HpoError
 from hpo.fsutil import file_lock
-from hpo.slots import SlotLock
-from hpo.storage import make_storage
+from hpo.workers.slots import SlotLock
+from hpo.workers.storage import make_storage
 from tests.conftest import ROOT, require
 from tests.workerkit import FINISHED, assert_complete_study, start_worker, trials_of, wait_for, wait_mid_trial
 
@@ -124,7 +124,7 @@ def test_heartbeat_lives_through_a_database_error(tmp_path: Path, caplog: pytest
     trial = study.ask()
     with sqlite3.connect(url[len("sqlite:///") :]) as con:
         con.execute("drop table trial_heartbeats")  # every heartbeat write now fails in the database
-    with caplog.at_level(logging.WARNING, logger="hpo.heartbeat"):
+    with caplog.at_level(logging.WARNING, logger="hpo.workers.heartbeat"):
         study._storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
     assert "not recorded" in caplog.text and "retrying next interval" in caplog.text
 

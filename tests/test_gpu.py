@@ -41,7 +41,7 @@ def test_mixed_precision_on_a_real_gpu() -> None:
     if not _gpus_visible():
         pytest.skip("no GPU visible to TensorFlow on this machine")
     code = (
-        "from hpo.worker import configure_tensorflow; import keras; "
+        "from hpo.workers.process import configure_tensorflow; import keras; "
         "print(configure_tensorflow(mixed_precision=True), keras.mixed_precision.global_policy().name)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -55,9 +55,9 @@ def test_a_trial_trains_under_the_mixed_float16_policy(synth_dir: Path, prepared
 
     from hpo.config import load_config
     from hpo.data import load_prepared
-    from hpo.model import build_cnn
-    from hpo.objective import Objective
-    from hpo.search_space import BASELINE
+    from hpo.model.cnn import build_cnn
+    from hpo.model.space import BASELINE
+    from hpo.study.objective import Objective
 
     config = load_config(write_study(tmp_path, "mp", synth_dir, training={"max_epochs": 2}))
     keras.mixed_precision.set_global_policy("mixed_float16")

@@ -9,10 +9,10 @@ from PIL import Image
 
 from hpo.config import load_config
 from hpo.errors import DataError
-from hpo.scaffold import choose_defaults, dataset_name, render, source_text, study_name, write_study
-from hpo.search_space import BASELINE
-from hpo.survey import survey
-from hpo.templates import load_template, template_names
+from hpo.init.scaffold import choose_defaults, dataset_name, render, source_text, study_name, write_study
+from hpo.init.survey import survey
+from hpo.init.templates import load_template, template_names
+from hpo.model.space import BASELINE
 from tests.conftest import assert_user_error, run_hpo
 from tests.imagefiles import write_odd_files
 

@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from hpo.model import build_cnn, compile_model, make_optimizer, with_augmentation
-from hpo.search_space import BASELINE, CNNParams
+from hpo.model.cnn import build_cnn, compile_model, make_optimizer, with_augmentation
+from hpo.model.space import BASELINE, CNNParams
 
 
 def _layer_types(model: keras.Model) -> list[str]:
@@ -93,7 +93,7 @@ def test_gap_head_and_adamw() -> None:
 
 
 def test_label_smoothing_matches_the_smoothed_targets() -> None:
-    from hpo.model import SparseSmoothedCrossentropy
+    from hpo.model.cnn import SparseSmoothedCrossentropy
 
     loss = SparseSmoothedCrossentropy(num_classes=4, label_smoothing=0.2)
     probs = np.array([[0.7, 0.1, 0.1, 0.1]], np.float32)

@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 
 from hpo.config import ConfigError, config_from_dict, load_config
 from hpo.records.trial import TrialRecord
-from hpo.study import open_study
+from hpo.study.study import open_study
 from tests.conftest import assert_user_error, run_hpo
 from tests.studyfiles import write_study
 

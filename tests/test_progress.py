@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hpo.progress import SearchProgress, format_duration
+from hpo.study.progress import SearchProgress, format_duration
 from tests.conftest import ROOT, run_hpo
 from tests.studyfiles import write_study
 

@@ -14,11 +14,11 @@ import pytest
 
 from hpo.config import load_config
 from hpo.errors import ModelFileError
-from hpo.metrics import classification_metrics, format_metrics
-from hpo.model_card import model_card
 from hpo.records.export import METRICS_FILE, ExportMetrics, TFLiteVariant
 from hpo.records.study import ExportRecord
-from hpo.report import report_panels
+from hpo.report.html import report_panels
+from hpo.savedmodel.metrics import classification_metrics, format_metrics
+from hpo.savedmodel.model_card import model_card
 from tests.studyfiles import write_study
 
 LABELS = ["cat", "dog", "horse"]

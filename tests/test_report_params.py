@@ -11,9 +11,9 @@ import pytest
 from optuna.trial import FixedTrial, TrialState
 
 from hpo.config import StudyConfig, load_config
-from hpo.report import report_panels
-from hpo.report_params import CONDITIONS, complete_trials, param_coverage
-from hpo.search_space import SearchSpace, suggest
+from hpo.model.space import SearchSpace, suggest
+from hpo.report.html import report_panels
+from hpo.report.params import CONDITIONS, complete_trials, param_coverage
 from tests.studyfiles import write_study
 
 

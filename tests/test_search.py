@@ -10,8 +10,8 @@ import pytest
 from optuna.trial import FixedTrial, TrialState
 
 from hpo.config import load_config
+from hpo.model.space import BASELINE, CNNParams, baseline_trial_params, suggest
 from hpo.records.trial import TrialRecord
-from hpo.search_space import BASELINE, CNNParams, baseline_trial_params, suggest
 from tests.conftest import assert_user_error, run_hpo
 from tests.studyfiles import write_study
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import optuna
 from optuna.trial import FixedTrial
 
-from hpo.search_space import (
+from hpo.model.space import (
     BASELINE,
     Choice,
     FloatRange,

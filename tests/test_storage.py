@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from hpo.storage import NoOptunaTables, StorageError, make_storage, mask_url, server_version, sqlite_path
+from hpo.workers.storage import NoOptunaTables, StorageError, make_storage, mask_url, server_version, sqlite_path
 from tests.conftest import run_hpo
 
 

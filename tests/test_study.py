@@ -6,7 +6,7 @@ import optuna
 import pytest
 
 from hpo.config import load_config
-from hpo.study import baseline_trial, best_by_accuracy, feasible, make_pruner, open_study
+from hpo.study.study import baseline_trial, best_by_accuracy, feasible, make_pruner, open_study
 from tests.studyfiles import write_study
 
 

@@ -15,7 +15,7 @@ import pytest
 from optuna.trial import TrialState
 
 from hpo.errors import HpoError
-from hpo.launcher import plan_workers
+from hpo.workers.launcher import plan_workers
 from tests.conftest import ROOT, run_hpo
 from tests.studyfiles import write_study
 from tests.workerkit import (

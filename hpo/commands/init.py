@@ -23,7 +23,7 @@ def _int_in(lo: int, hi: int) -> Any:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from hpo.scaffold import (
+    from hpo.init.scaffold import (
         check_out,
         choose_defaults,
         dataset_name,
@@ -32,8 +32,8 @@ def _init(args: argparse.Namespace) -> int:
         study_name,
         write_study,
     )
-    from hpo.survey import format_survey, survey
-    from hpo.templates import load_template
+    from hpo.init.survey import format_survey, survey
+    from hpo.init.templates import load_template
 
     template = load_template(args.template)  # before the scan: a typo fails at once
     src = Path(args.src)

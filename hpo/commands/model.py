@@ -32,11 +32,11 @@ def _max_cost(args: argparse.Namespace, config: Any) -> float | None:
 
 def _export(args: argparse.Namespace) -> int:
     from hpo.api import Study
-    from hpo.builders import study_builder
     from hpo.config import load_config
-    from hpo.export import check_export_out  # no TensorFlow until the retrain
+    from hpo.model.builders import study_builder
     from hpo.records.export import METRICS_FILE
-    from hpo.storage import storage_override
+    from hpo.savedmodel.export import check_export_out  # no TensorFlow until the retrain
+    from hpo.workers.storage import storage_override
 
     study = Study(load_config(args.study).with_overrides(storage=storage_override(args.storage)))
     out = Path(args.out or f"models/{study.name}")
@@ -61,9 +61,9 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from hpo.inference import load_exported
-    from hpo.metrics import format_metrics
-    from hpo.predict import evaluate_dataset
+    from hpo.savedmodel.inference import load_exported
+    from hpo.savedmodel.metrics import format_metrics
+    from hpo.savedmodel.predict import evaluate_dataset
 
     result = evaluate_dataset(load_exported(Path(args.model)), Path(args.path), args.split, not args.no_progress)
     if args.json:
@@ -77,8 +77,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from hpo.inference import load_exported
-    from hpo.predict import collect_images, predict_files
+    from hpo.savedmodel.inference import load_exported
+    from hpo.savedmodel.predict import collect_images, predict_files
 
     if args.top_k < 1:
         raise HpoError(f"--top-k must be at least 1, got {args.top_k}")
@@ -103,7 +103,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from hpo.compare import compare_exports, format_comparison
+    from hpo.savedmodel.compare import compare_exports, format_comparison
 
     rows = compare_exports([Path(p) for p in args.exports])
     print(json.dumps([r.to_json() for r in rows], indent=1) if args.json else format_comparison(rows))

@@ -20,7 +20,7 @@ ENV_HELP = "; default $HPO_STORAGE_URL or $OPTUNA_STORAGE, else [study] storage"
 
 def _config(args: argparse.Namespace) -> Any:
     from hpo.config import load_config
-    from hpo.storage import storage_override
+    from hpo.workers.storage import storage_override
 
     overrides = {
         "n_trials": getattr(args, "n_trials", None),
@@ -35,7 +35,7 @@ def _plan(args: argparse.Namespace) -> list[Any]:
     before any data is prepared. One process with --gpus just sees those GPUs."""
     import os
 
-    from hpo.launcher import detect_gpus, plan_workers
+    from hpo.workers.launcher import detect_gpus, plan_workers
 
     if args.workers < 1:
         raise HpoError(f"--workers must be at least 1, got {args.workers}")
@@ -49,7 +49,7 @@ def _plan(args: argparse.Namespace) -> list[Any]:
 
 def progress_for(args: argparse.Namespace, config: Any) -> Any:
     """The status line of `hpo search` / `hpo worker` (live on a terminal, plain lines elsewhere)."""
-    from hpo.progress import SearchProgress
+    from hpo.study.progress import SearchProgress
 
     quiet = args.quiet or getattr(args, "no_progress", False)
     return SearchProgress(config.study.n_trials, config.study.timeout, verbose=args.verbose, quiet=quiet)
@@ -61,9 +61,9 @@ def _launch(args: argparse.Namespace, config: Any, data_dir: Path, plans: list[A
     import os
     import threading
 
-    from hpo.launcher import launch
-    from hpo.storage import STORAGE_ENV
-    from hpo.study import load_study, open_study
+    from hpo.study.study import load_study, open_study
+    from hpo.workers.launcher import launch
+    from hpo.workers.storage import STORAGE_ENV
 
     open_study(config)  # create the study and enqueue the baseline once, before the workers race
     progress = progress_for(args, config)
@@ -102,12 +102,12 @@ def _launch(args: argparse.Namespace, config: Any, data_dir: Path, plans: list[A
 
 def _search(args: argparse.Namespace) -> int:
     from hpo.api import Study
-    from hpo.builders import study_builder
-    from hpo.search import SearchInterrupted, elapsed
-    from hpo.storage import mask_url
-    from hpo.study import load_study
-    from hpo.summary import format_summary, study_summary
-    from hpo.worker import install_signal_handlers, interrupted_exit_code
+    from hpo.model.builders import study_builder
+    from hpo.report.summary import format_summary, study_summary
+    from hpo.study.run import SearchInterrupted, elapsed
+    from hpo.study.study import load_study
+    from hpo.workers.process import install_signal_handlers, interrupted_exit_code
+    from hpo.workers.storage import mask_url
 
     plans = _plan(args)
     study = Study(_config(args))
@@ -134,8 +134,8 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _trials(args: argparse.Namespace) -> int:
-    from hpo.study import load_study
-    from hpo.summary import format_trials, trial_record
+    from hpo.report.summary import format_trials, trial_record
+    from hpo.study.study import load_study
 
     study = load_study(_config(args))
     if args.json:
@@ -146,8 +146,8 @@ def _trials(args: argparse.Namespace) -> int:
 
 
 def _best(args: argparse.Namespace) -> int:
-    from hpo.study import load_study
-    from hpo.summary import format_summary, study_summary
+    from hpo.report.summary import format_summary, study_summary
+    from hpo.study.study import load_study
 
     config = _config(args)
     summary = study_summary(load_study(config), config)

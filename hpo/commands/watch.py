@@ -13,8 +13,8 @@ __all__ = ["register"]
 
 
 def _dashboard(args: argparse.Namespace) -> int:
-    from hpo.dashboard import serve
-    from hpo.storage import storage_override
+    from hpo.report.dashboard import serve
+    from hpo.workers.storage import storage_override
 
     override = storage_override(args.storage)
     if args.study is not None:
@@ -31,9 +31,9 @@ def _dashboard(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from hpo.config import load_config
-    from hpo.report import build_report, default_report_path
-    from hpo.storage import storage_override
-    from hpo.study import load_study
+    from hpo.report.html import build_report, default_report_path
+    from hpo.study.study import load_study
+    from hpo.workers.storage import storage_override
 
     config = load_config(args.study).with_overrides(storage=storage_override(args.storage))
     out = Path(args.out) if args.out else default_report_path(config)

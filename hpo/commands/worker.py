@@ -14,10 +14,10 @@ __all__ = ["register"]
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from hpo.builders import study_builder
     from hpo.config import load_config
-    from hpo.storage import storage_override
-    from hpo.worker import configure_tensorflow, install_signal_handlers, interrupted_exit_code, worker_name
+    from hpo.model.builders import study_builder
+    from hpo.workers.process import configure_tensorflow, install_signal_handlers, interrupted_exit_code, worker_name
+    from hpo.workers.storage import storage_override
 
     install_signal_handlers()
     try:
@@ -26,7 +26,7 @@ def _worker(args: argparse.Namespace) -> int:
         )
         study_builder(config)  # a builder that cannot be imported fails before any data is prepared
         configure_tensorflow(args.threads, mixed_precision=config.training.mixed_precision)
-        from hpo.search import SearchInterrupted, load_data, run_search
+        from hpo.study.run import SearchInterrupted, load_data, run_search
 
         data = load_data(config, Path(args.data) if args.data else None, progress=False)
     except KeyboardInterrupt as exc:  # a signal while starting: no trial ran, nothing to re-queue
@@ -45,7 +45,14 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _db_check(args: argparse.Namespace) -> int:
-    from hpo.storage import NoOptunaTables, make_storage, mask_url, server_version, storage_override, study_names
+    from hpo.workers.storage import (
+        NoOptunaTables,
+        make_storage,
+        mask_url,
+        server_version,
+        storage_override,
+        study_names,
+    )
 
     url = storage_override(args.url)
     if url is None:

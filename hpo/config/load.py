@@ -27,8 +27,8 @@ from hpo.config.schema import (
     TrainingConfig,
 )
 from hpo.config.table import Table, choices, penalty, value_range
-from hpo.presets import PresetError, preset_trial_params
-from hpo.search_space import (
+from hpo.model.presets import PresetError, preset_trial_params
+from hpo.model.space import (
     BACKBONE_ONLY,
     BASELINE,
     CNN_ONLY,

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hpo.errors import ConfigError
-from hpo.search_space import SearchSpace
+from hpo.model.space import SearchSpace
 
 __all__ = [
     "COSTS",

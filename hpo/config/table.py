@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hpo.config.schema import ConfigError
-from hpo.search_space import Choice, FloatRange, IntRange
+from hpo.model.space import Choice, FloatRange, IntRange
 
 __all__ = ["Table", "choices", "penalty", "value_range"]
 

@@ -119,7 +119,7 @@ class ClassScore:
 class ClassificationReport:
     """Accuracy over ``n`` images, one `ClassScore` per class, macro F1 (over the classes with
     support) and the confusion matrix: rows = true class, columns = predicted, in ``per_class`` order.
-    `hpo.metrics.classification_metrics` computes it; ``metrics.json`` holds it as ``test``."""
+    `hpo.savedmodel.metrics.classification_metrics` computes it; ``metrics.json`` holds it as ``test``."""
 
     accuracy: float
     n: int

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from hpo.errors import HpoError
-from hpo.storage import make_storage, mask_url, require_study, sqlite_path
+from hpo.workers.storage import make_storage, mask_url, require_study, sqlite_path
 
 __all__ = ["LOCALHOST", "serve"]
 

@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 
 from hpo.errors import NoPlot
 from hpo.records.export import ExportMetrics
-from hpo.study import accuracy, baseline_trial, epochs_run, val_curve
+from hpo.study.study import accuracy, baseline_trial, epochs_run, val_curve
 
 __all__ = [
     "SLICE_PARAMS",

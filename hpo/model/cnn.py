@@ -19,7 +19,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from hpo.search_space import Augmentation, CNNParams, Recipe
+from hpo.model.space import Augmentation, CNNParams, Recipe
 
 __all__ = ["build_cnn", "compile_model", "inference_accuracy", "make_optimizer", "with_augmentation"]
 

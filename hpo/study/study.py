@@ -13,9 +13,9 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from hpo.config import PrunerConfig, StudyConfig
+from hpo.model.space import baseline_trial_params
 from hpo.records.trial import TrialRecord, baseline_attrs, is_baseline
-from hpo.search_space import baseline_trial_params
-from hpo.storage import make_storage, require_study
+from hpo.workers.storage import make_storage, require_study
 
 __all__ = [
     "FINISHED",

@@ -84,7 +84,7 @@ class SearchProgress:
 
     def refresh(self, study: optuna.Study) -> None:
         """Re-read the finished count and the best trial from the study."""
-        from hpo.study import FINISHED, accuracy, best_by_accuracy
+        from hpo.study.study import FINISHED, accuracy, best_by_accuracy
 
         trials = study.get_trials(deepcopy=False)
         self.finished = sum(t.state in FINISHED for t in trials)

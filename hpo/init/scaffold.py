@@ -16,9 +16,9 @@ from typing import Generic, TypeVar
 from hpo.data.split import split_counts
 from hpo.errors import DataError, OutputError
 from hpo.fsutil import write_text
-from hpo.search_space import BASELINE
-from hpo.survey import Survey
-from hpo.templates import Template
+from hpo.init.survey import Survey
+from hpo.init.templates import Template
+from hpo.model.space import BASELINE
 
 __all__ = [
     "Defaults",

@@ -27,8 +27,8 @@ from optuna.trial import TrialState
 
 from hpo.errors import HpoError
 from hpo.fsutil import file_lock
-from hpo.storage import sqlite_path
-from hpo.study import FINISHED
+from hpo.study.study import FINISHED
+from hpo.workers.storage import sqlite_path
 
 __all__ = ["LOCK_TIMEOUT_S", "Slot", "SlotLock", "claim"]
 

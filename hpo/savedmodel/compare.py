@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from hpo.inference import load_exported
 from hpo.records.export import ExportMetrics
+from hpo.savedmodel.inference import load_exported
 
 __all__ = ["Comparison", "compare_exports", "format_comparison"]
 

@@ -23,7 +23,7 @@ re-queues its params.
   epoch, i.e. a few writes per second for the whole study.
 - *SQLite in WAL mode* keeps everything Optuna's RDB storage does (heartbeats, stale-trial
   retries, the dashboard on the same file) and hpo's exact cap (a file lock replaces the
-  Postgres advisory lock, `hpo.slots`). The "database is locked" errors Optuna's FAQ warns
+  Postgres advisory lock, `hpo.workers.slots`). The "database is locked" errors Optuna's FAQ warns
   about come from a short busy timeout (5 s by default; 60 s here) and from deferred
   transactions that read, then write after a peer committed: their snapshot is stale and
   SQLite fails them at once without waiting (SQLITE_BUSY_SNAPSHOT). ``BEGIN IMMEDIATE`` takes
@@ -56,7 +56,7 @@ import sqlalchemy
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
 from hpo.errors import NoOptunaTables, StorageError, StorageUnavailable
-from hpo.heartbeat import HeartbeatStorage, error_line
+from hpo.workers.heartbeat import HeartbeatStorage, error_line
 
 __all__ = [
     "STORAGE_ENV",

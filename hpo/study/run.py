@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import optuna
-from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.study import MaxTrialsCallback
 from optuna.trial import FrozenTrial, TrialState
 
@@ -22,14 +20,15 @@ from hpo.config import StudyConfig
 from hpo.data import load_prepared, prepare
 from hpo.data.prepared import PreparedData
 from hpo.errors import ConfigError, HpoError, SearchInterrupted
-from hpo.outage import StorageOutage, storage_failure
-from hpo.progress import SearchProgress
 from hpo.records.trial import TrialRecord
-from hpo.slots import Slot, SlotLock, claim
-from hpo.study import FINISHED, accuracy, best_by_accuracy, epochs_run, feasible, open_study
+from hpo.study.progress import SearchProgress
+from hpo.study.study import FINISHED, accuracy, best_by_accuracy, epochs_run, feasible, open_study
+from hpo.workers.outage import StorageOutage, storage_failure
+from hpo.workers.recovery import finished_elsewhere, requeue_interrupted, waiting_line
+from hpo.workers.slots import Slot, SlotLock, claim
 
 if TYPE_CHECKING:
-    from hpo.builders import Builder
+    from hpo.model.builders import Builder
 
 __all__ = ["FailureGuard", "SearchInterrupted", "load_data", "run_search", "trial_line"]
 
@@ -118,49 +117,6 @@ class FailureGuard:
             study.stop()
 
 
-def _requeue_interrupted(study: optuna.Study, worker: str, current: int | None, max_retry: int) -> list[int]:
-    """Fail this worker's RUNNING trials (never leave one RUNNING) and re-queue the params of
-    every trial the interruption failed, with the same callback heartbeats use."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
-    requeued = []
-    for t in study.get_trials(deepcopy=False):
-        mine = t.number == current or TrialRecord.of(t).worker == worker
-        if not mine or t.state not in (TrialState.RUNNING, TrialState.FAIL):
-            continue
-        if t.state == TrialState.RUNNING:
-            study.tell(t.number, state=TrialState.FAIL)
-        elif t.number != current:
-            continue  # an older failure of this worker, not the interrupted trial
-        retry(study, study.get_trials(deepcopy=False)[t.number])
-        requeued.append(t.number)
-    return requeued
-
-
-_REFUSED = ("Cannot tell a ", "Should not reach")  # Optuna's tell of an already finished trial
-
-
-def _finished_elsewhere(study: optuna.Study, number: int | None, exc: Exception) -> bool:
-    """Whether ``exc`` is Optuna refusing to finish this worker's current trial because
-    someone else finished it (not an error of the objective itself)."""
-    refused = isinstance(exc, optuna.exceptions.UpdateFinishedTrialError) or str(exc).startswith(_REFUSED)
-    if number is None or not refused:
-        return False
-    trial = study.get_trials(deepcopy=False)[number]
-    return trial.state != TrialState.RUNNING
-
-
-def waiting_line(study: optuna.Study, grace_period: int) -> str:
-    """What a worker at the cap waits for (said once per wait, not every poll)."""
-    running = [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))]
-    held = ", ".join(f"#{n}" for n in running) or "none"
-    return (
-        f"waiting: the last slots of the cap are held by running trials {held}; if their worker died, "
-        f"its trial is failed after grace_period ({grace_period} s) and retried here"
-    )
-
-
 def run_search(
     config: StudyConfig,
     data: PreparedData,
@@ -176,7 +132,7 @@ def run_search(
     ``build``: a model builder overriding the study's ``[model]`` (the Python API's ``build=``).
 
     Raises `SearchInterrupted` on SIGINT (or SIGTERM turned into KeyboardInterrupt)."""
-    from hpo.objective import Objective, TrialFailed  # imports TensorFlow
+    from hpo.study.objective import Objective, TrialFailed  # imports TensorFlow
 
     _quiet_optuna()
     study = open_study(config, worker)
@@ -211,12 +167,12 @@ def run_search(
             except Exception as exc:
                 if (cause := storage_failure(exc)) is not None:  # a database restart, a network blip
                     outage.wait(cause, probe=lambda: study.get_trials(deepcopy=False))  # HpoError after a limit
-                    requeued = _requeue_interrupted(study, objective.worker, objective.current, config.study.max_retry)
+                    requeued = requeue_interrupted(study, objective.worker, objective.current, config.study.max_retry)
                     outage.recovered(requeued)
                     continue
                 # Optuna's tell refuses a trial a peer already failed (this worker was paused
                 # past grace_period: SIGSTOP, a long GC, a network blip); the peer re-queued it
-                if not _finished_elsewhere(study, objective.current, exc):
+                if not finished_elsewhere(study, objective.current, exc):
                     raise
                 emit(f"trial {objective.current} was failed by another worker while this one was paused "
                      "(no heartbeat for grace_period); its retry runs elsewhere — going on")  # fmt: skip
@@ -231,7 +187,7 @@ def run_search(
             else:
                 waiting = False
     except KeyboardInterrupt:
-        requeued = _requeue_interrupted(study, objective.worker, objective.current, config.study.max_retry)
+        requeued = requeue_interrupted(study, objective.worker, objective.current, config.study.max_retry)
         raise SearchInterrupted(requeued) from None
     if guard.tripped:
         raise HpoError(

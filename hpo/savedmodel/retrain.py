@@ -1,7 +1,7 @@
 """Retrain a trial's network on train+val with the exact search-space code.
 
 ``build_candidate(FixedTrial(trial.params), ...)`` rebuilds the candidate the trial saw (its
-own CNN, a backbone, or a user's builder alike), and `hpo.train.fit` trains it as the trial
+own CNN, a backbone, or a user's builder alike), and `hpo.study.train.fit` trains it as the trial
 was trained; the epoch count is the one at which the trial's val accuracy peaked (or
 ``--epochs``).
 """
@@ -17,15 +17,15 @@ import keras
 import optuna
 from optuna.trial import FixedTrial, FrozenTrial, TrialState
 
-from hpo.builders import Builder, family_name
 from hpo.config import StudyConfig
 from hpo.data.prepared import PreparedData
 from hpo.errors import HpoError
-from hpo.families import build_candidate
-from hpo.model import inference_accuracy
+from hpo.model.builders import Builder, family_name
+from hpo.model.cnn import inference_accuracy
+from hpo.model.families import build_candidate
 from hpo.records.trial import TrialRecord
-from hpo.study import best_by_accuracy, pareto_front
-from hpo.train import fit
+from hpo.study.study import best_by_accuracy, pareto_front
+from hpo.study.train import fit
 
 __all__ = ["Retrained", "pick_trial", "retrain"]
 

@@ -2,8 +2,8 @@
 
 Three kinds, one contract (`Candidate`):
 
-- ``cnn`` — hpo's own network (`hpo.model`), with the seed's baseline inside its space;
-- a ``keras.applications`` backbone with ImageNet weights (`hpo.backbones`): a searched head,
+- ``cnn`` — hpo's own network (`hpo.model.cnn`), with the seed's baseline inside its space;
+- a ``keras.applications`` backbone with ImageNet weights (`hpo.model.backbones`): a searched head,
   searched fine-tuning depth and a slower learning rate for the backbone;
 - your own ``build(trial, num_classes, image_size) -> keras.Model``, define-by-run: it calls
   ``trial.suggest_*`` itself. A compiled model keeps its optimizer and loss; an uncompiled
@@ -22,11 +22,11 @@ from typing import Any
 import keras
 import optuna
 
-from hpo.builders import Builder, builder_name, study_builder
 from hpo.config import StudyConfig
 from hpo.errors import HpoError
-from hpo.model import build_cnn, compile_model, make_optimizer, with_augmentation
-from hpo.search_space import suggest, suggest_backbone, suggest_recipe
+from hpo.model.builders import Builder, builder_name, study_builder
+from hpo.model.cnn import build_cnn, compile_model, make_optimizer, with_augmentation
+from hpo.model.space import suggest, suggest_backbone, suggest_recipe
 
 __all__ = ["Candidate", "build_candidate"]
 
@@ -66,7 +66,7 @@ def _custom(
 
 
 def _backbone(trial: optuna.trial.BaseTrial, config: StudyConfig, shape: tuple[int, int, int, int]) -> Candidate:
-    from hpo.backbones import build_backbone_classifier, scale_learning_rate
+    from hpo.model.backbones import build_backbone_classifier, scale_learning_rate
 
     num_classes, image_size, train_size, epochs = shape
     p = suggest_backbone(trial, config.search)

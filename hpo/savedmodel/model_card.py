@@ -18,7 +18,7 @@ REDUCING_GAP = 3.0  # what `hpo.data.decode.fit_square` passes to Pillow's Image
 
 
 def preprocess_contract(image_size: int, n_classes: int) -> dict[str, Any]:
-    """``preprocess.json``: the contract of `hpo.data.decode` and `hpo.model.build_cnn`, stated
+    """``preprocess.json``: the contract of `hpo.data.decode` and `hpo.model.cnn.build_cnn`, stated
     so that a program in any language can prepare images exactly as the model saw them."""
     s = image_size
     summary = (

@@ -19,12 +19,12 @@ import keras
 import numpy as np
 from optuna.trial import FixedTrial
 
-from hpo.batchnorm import BatchNormCalibrator, RecalibrateBatchNorm, recalibration_sample
-from hpo.builders import Builder
 from hpo.config import StudyConfig
 from hpo.data.pipeline import make_dataset
 from hpo.data.prepared import PreparedData
-from hpo.families import Candidate, build_candidate
+from hpo.model.batchnorm import BatchNormCalibrator, RecalibrateBatchNorm, recalibration_sample
+from hpo.model.builders import Builder
+from hpo.model.families import Candidate, build_candidate
 
 __all__ = ["METRIC", "FitResult", "early_stopping", "fit", "release", "train_params"]
 

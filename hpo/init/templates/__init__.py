@@ -1,9 +1,9 @@
 """Study templates shipped with hpo (``NAME.toml`` beside this file), used by `hpo init`.
 
 A template is a study file in `string.Template` form: ``$name``, ``$source`` and, for each
-field of `hpo.scaffold.Defaults`, ``$field`` and ``$field_why`` (its reason, written as a
+field of `hpo.init.scaffold.Defaults`, ``$field`` and ``$field_why`` (its reason, written as a
 comment). Its ``#:`` lines (TOML, dropped from the output) are its knobs: the budget that
-`hpo.scaffold.choose_defaults` fits to the data.
+`hpo.init.scaffold.choose_defaults` fits to the data.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,9 +18,11 @@ from hpo.data.decode import decode_many
 from hpo.data.prepared import load_prepared
 from hpo.data.scan import is_image_name, scan_dataset
 from hpo.errors import HpoError
-from hpo.inference import ExportedModel
-from hpo.metrics import classification_metrics
 from hpo.records.export import ClassificationReport
+from hpo.savedmodel.metrics import classification_metrics
+
+if TYPE_CHECKING:  # the model reads files through this module, not the other way round
+    from hpo.savedmodel.inference import ExportedModel
 
 __all__ = ["Evaluation", "collect_images", "evaluate_dataset", "predict_files"]
 

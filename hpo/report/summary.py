@@ -9,7 +9,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpo.config import StudyConfig
 from hpo.records.trial import TrialRecord, is_baseline
-from hpo.study import FINISHED, accuracy, baseline_trial, best_by_accuracy, epochs_run, feasible, pareto_front
+from hpo.study.study import FINISHED, accuracy, baseline_trial, best_by_accuracy, epochs_run, feasible, pareto_front
 
 __all__ = ["format_summary", "format_trials", "format_value", "study_summary", "trial_record"]
 

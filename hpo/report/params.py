@@ -1,7 +1,7 @@
 """Which parameters a report plot can show, and in words why the others are missing.
 
 Optuna's plots read complete trials only, and a switchable parameter exists only in the trials
-that switched it on (`hpo.search_space`: ``l2`` only where ``l2_on`` is true, ``weight_decay``
+that switched it on (`hpo.model.space`: ``l2`` only where ``l2_on`` is true, ``weight_decay``
 only with AdamW), so a parameter can be in some complete trials or in none."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import plotly.graph_objects as go
 from optuna.importance import get_param_importances
 from optuna.trial import FrozenTrial, TrialState
 
-from hpo.report_figures import NoPlot, history_figure, on_accuracy, optuna_figure, pareto_figure
-from hpo.study import accuracy
+from hpo.report.figures import NoPlot, history_figure, on_accuracy, optuna_figure, pareto_figure
+from hpo.study.study import accuracy
 
 __all__ = [
     "CONDITIONS",
@@ -32,7 +32,7 @@ __all__ = [
 
 VIZ = optuna.visualization
 
-#: parameters suggested only under another parameter's value (mirrors `hpo.search_space.suggest`);
+#: parameters suggested only under another parameter's value (mirrors `hpo.model.space.suggest`);
 #: a switch ``NAME_on`` (``l1_on``, ``l2_on``) needs no entry
 CONDITIONS: dict[str, tuple[str, object]] = {"weight_decay": ("optimizer", "adamw")}
 

@@ -22,9 +22,9 @@ from hpo.errors import ModelFileError
 from hpo.fsutil import write_text
 from hpo.records.export import METRICS_FILE, ExportMetrics
 from hpo.records.study import ExportRecord
-from hpo.report_figures import SLICE_PARAMS, NoPlot, confusion_figure, learning_curves, per_class_table, states_figure
-from hpo.report_params import VIZ, StudyViews
-from hpo.summary import format_summary, study_summary
+from hpo.report.figures import SLICE_PARAMS, NoPlot, confusion_figure, learning_curves, per_class_table, states_figure
+from hpo.report.params import VIZ, StudyViews
+from hpo.report.summary import format_summary, study_summary
 
 __all__ = ["Panel", "build_report", "default_report_path", "report_panels"]
 

@@ -15,8 +15,8 @@ from collections.abc import Callable
 import optuna
 import sqlalchemy
 
-from hpo.heartbeat import error_line
-from hpo.storage import StorageUnavailable, mask_url
+from hpo.workers.heartbeat import error_line
+from hpo.workers.storage import StorageUnavailable, mask_url
 
 __all__ = ["OUTAGE_LIMIT_S", "STORAGE_ERRORS", "StorageOutage", "storage_failure"]
 

@@ -38,16 +38,16 @@ from hpo.fsutil import (
     write_json,
     write_text,
 )
-from hpo.metrics import classification_metrics
-from hpo.model_card import model_card, preprocess_contract
 from hpo.records.export import METRICS_FILE, ExportMetrics, TFLiteVariant
 from hpo.records.study import ExportRecord
 from hpo.records.trial import is_baseline
-from hpo.study import accuracy
+from hpo.savedmodel.metrics import classification_metrics
+from hpo.savedmodel.model_card import model_card, preprocess_contract
+from hpo.study.study import accuracy
 
 if TYPE_CHECKING:
-    from hpo.builders import Builder
-    from hpo.retrain import Retrained
+    from hpo.model.builders import Builder
+    from hpo.savedmodel.retrain import Retrained
 
 __all__ = [
     "EXPORT_ENTRIES",
@@ -161,7 +161,7 @@ def _verify_reload(saved_model: Path, model: Any, batch: np.ndarray) -> float:
 
 
 def _tflite_variants(folder: Path, data: PreparedData, test: tuple[np.ndarray, np.ndarray]) -> dict[str, TFLiteVariant]:
-    from hpo.tflite import QUANTIZATIONS, TFLiteRunner, convert
+    from hpo.savedmodel.tflite import QUANTIZATIONS, TFLiteRunner, convert
 
     train_x, _ = data.arrays("train")
     rng = np.random.default_rng(0)
@@ -233,7 +233,7 @@ def export_study(
 
     ``out`` is checked first and again just before the swap (files a user put there while
     the model trained are never deleted)."""
-    from hpo.retrain import pick_trial, retrain  # TensorFlow
+    from hpo.savedmodel.retrain import pick_trial, retrain  # TensorFlow
 
     trial = pick_trial(study, trial_number, max_cost)
     with _build_folder(config, out) as tmp:

@@ -1,7 +1,7 @@
 """The Optuna objective: one trial = build, train, report val accuracy per epoch.
 
 `Objective` loads the prepared data once per process. Each call builds the candidate of the
-study's model family (`hpo.families`), trains it through `hpo.train.fit` with the library's
+study's model family (`hpo.model.families`), trains it through `hpo.study.train.fit` with the library's
 `KerasPruningCallback` reporting ``val_accuracy`` every epoch, records what the dashboard and
 the export need (`hpo.records.trial`), and clears the Keras session so memory stays flat
 across hundreds of trials.
@@ -27,15 +27,15 @@ import optuna
 import tensorflow as tf
 from optuna_integration.keras import KerasPruningCallback
 
-from hpo.builders import Builder, family_name
 from hpo.config import StudyConfig
 from hpo.data.prepared import PreparedData
 from hpo.errors import TrialFailed
-from hpo.families import build_candidate
-from hpo.model import inference_accuracy
+from hpo.model.builders import Builder, family_name
+from hpo.model.cnn import inference_accuracy
+from hpo.model.families import build_candidate
 from hpo.records.trial import TrialRecord, write
-from hpo.train import METRIC, FitResult, early_stopping, fit, release
-from hpo.worker import visible_gpus_attr
+from hpo.study.train import METRIC, FitResult, early_stopping, fit, release
+from hpo.workers.process import visible_gpus_attr
 
 __all__ = [
     "GAP_CONSTRAINT",
@@ -103,7 +103,7 @@ def measure_latency_ms(model: keras.Model, data: PreparedData, batch: int = 32, 
 
 class Objective:
     """Callable for ``study.optimize``; holds the data and config, nothing per trial.
-    ``build``: a user's model builder, overriding ``[model]`` (see `hpo.families`)."""
+    ``build``: a user's model builder, overriding ``[model]`` (see `hpo.model.families`)."""
 
     def __init__(
         self,

@@ -20,6 +20,7 @@ import numpy as np
 from hpo.data.prepare import MAX_SIZE, MIN_SIZE
 from hpo.errors import HpoError, ModelFileError
 from hpo.fsutil import checksum_problem, read_json
+from hpo.savedmodel.predict import collect_images, predict_files
 
 __all__ = ["ExportedModel", "load_exported"]
 
@@ -45,7 +46,6 @@ class ExportedModel:
     def predict_files(self, paths: Sequence[str | os.PathLike[str]], top_k: int = 3) -> list[dict[str, Any]]:
         """Image files (and folders of them) decoded as at training time: one record per file,
         ``{"path", "top": [{"label", "name", "probability"}, ...]}`` or ``{"path", "error"}``."""
-        from hpo.predict import collect_images, predict_files
 
         return predict_files(self, collect_images([Path(p) for p in paths]), top_k)
 
@@ -112,7 +112,7 @@ def _model_fn(path: Path, kind: str, size: int, n_classes: int) -> Callable[[np.
 
     try:
         if kind == "tflite":
-            from hpo.tflite import TFLiteRunner
+            from hpo.savedmodel.tflite import TFLiteRunner
 
             fn: Callable[[np.ndarray], np.ndarray] = TFLiteRunner(path)
         else:

@@ -1,11 +1,11 @@
 """Starting points of a study: configurations enqueued before the sampler takes over.
 
-The seed's baseline is one (`hpo.search_space.baseline_trial_params`, trial 0). A study file can
+The seed's baseline is one (`hpo.model.space.baseline_trial_params`, trial 0). A study file can
 add its own with ``[[study.enqueue]]`` tables — a recipe known to work on similar data, last
 study's winner — as AutoKeras starts its tuners from known-good ``initial_hps``: on a budget
 that fits a handful of full trainings, the search then spends its trials refining a good
 configuration instead of finding the region first. Each table names values of the model
-family's search dimensions (`hpo.search_space.CNNParams` or `BackboneParams` fields); every
+family's search dimensions (`hpo.model.space.CNNParams` or `BackboneParams` fields); every
 value must lie inside the study's own ranges, and a dimension left out is sampled.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hpo.search_space import BACKBONE_ONLY, CNN_ONLY, Choice, FloatRange, IntRange, SearchSpace
+from hpo.model.space import BACKBONE_ONLY, CNN_ONLY, Choice, FloatRange, IntRange, SearchSpace
 
 __all__ = ["PresetError", "preset_trial_params"]
 

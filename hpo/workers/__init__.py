@@ -1,0 +1,3 @@
+"""Many processes on one study: the storage URL, heartbeats, the exact trial cap, storage
+outages, recovery of interrupted trials, launching workers and their signals. Imports only
+config, records, errors and the filesystem helpers."""
