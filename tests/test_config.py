@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 import pytest
 
-from hpo.config import ConfigError, load_config
-from hpo.model.space import Choice, FloatRange, IntRange
+from hpo.config import (
+    ConfigError,
+    DataConfig,
+    ModelConfig,
+    PrunerConfig,
+    SamplerConfig,
+    StudySection,
+    TrainingConfig,
+    load_config,
+)
+from hpo.config.space import Choice, FloatRange, IntRange, SearchSpace
 from tests.conftest import ROOT, assert_user_error, run_hpo
 from tests.studyfiles import write_study
 
@@ -51,7 +61,7 @@ BAD_CASES = [
     ({"search": {"dropuot": 0.5}}, "[search] dropuot: unknown key"),
     ({"training": {"max_epochs": "ten"}}, "[training] max_epochs: expected an integer"),
     ({"search": {"depth": [4, 2]}}, "[search] depth: min 4 > max 2"),
-    ({"search": {"batch_size": [0, 32]}}, "[search] batch_size: batch sizes must be 1..65536"),
+    ({"search": {"batch_size": [0, 32]}}, "[search] batch_size: must be 1..65536"),
     ({"search": {"dropout": [0.2, 1.0]}}, "[search] dropout: must lie within"),
     ({"search": {"learning_rate": [0, 0.1]}}, "[search] learning_rate: must lie within"),
     ({"search": {"optimizer": ["adam", "lion"]}}, "[search] optimizer: choose from"),
@@ -115,3 +125,23 @@ def test_cli_reports_config_errors_on_one_line(tmp_path: Path) -> None:
     path = write_study(tmp_path, "bad", tmp_path, search={"depth": [4, 2]})
     assert_user_error(run_hpo("search", path), str(path), "[search] depth", "min 4 > max 2")
     assert_user_error(run_hpo("search", tmp_path / "nope.toml"), "study file not found")
+
+
+def test_an_empty_study_file_gets_the_schema_defaults(tmp_path: Path) -> None:
+    """The dataclasses in hpo/config/schema.py are the only place a default is written: a study
+    file that sets nothing loads as exactly those defaults."""
+    file = tmp_path / "empty.toml"
+    file.write_text("")
+    config = load_config(file)
+    for loaded, cls in [
+        (config.model, ModelConfig),
+        (config.sampler, SamplerConfig),
+        (config.pruner, PrunerConfig),
+        (config.training, TrainingConfig),
+        (config.search, SearchSpace),
+    ]:
+        assert loaded == cls(), cls.__name__
+    for section, cls in [(config.study, StudySection), (config.data, DataConfig)]:
+        for f in fields(cls):
+            if f.default is not MISSING:
+                assert getattr(section, f.name) == f.default, f"{cls.__name__}.{f.name}"

@@ -41,7 +41,7 @@ def test_presets_are_optuna_params_of_the_space(tmp_path: Path) -> None:
         ({"depth": 1.5}, ["#1 depth", "expected an integer"]),
         ({"optimizer": "sgd"}, ["#1 optimizer", "'sgd' is not one of the study's choices"]),
         ({"flip": 1}, ["#1 flip", "1 is not one of the study's choices"]),
-        ({"weight_decay": 0.01}, ["#1 weight_decay", 'only AdamW has it — add optimizer = "adamw"']),
+        ({"weight_decay": 0.01}, ["#1 weight_decay", 'only with optimizer = "adamw" — add optimizer = "adamw"']),
         ({"l1": 0.5}, ["#1 l1", "0.5 is outside the study's range [1e-06, 0.001]"]),
         ({"fine_tune_layers": 3}, ["#1 fine_tune_layers", "not a search dimension of [model] cnn"]),
     ],

@@ -11,9 +11,10 @@ import pytest
 from optuna.trial import FixedTrial, TrialState
 
 from hpo.config import StudyConfig, load_config
-from hpo.model.space import SearchSpace, suggest
+from hpo.config.space import DIMENSIONS, SearchSpace
+from hpo.model.space import suggest
 from hpo.report.html import report_panels
-from hpo.report.params import CONDITIONS, complete_trials, param_coverage
+from hpo.report.params import complete_trials, param_coverage
 from tests.studyfiles import write_study
 
 
@@ -75,13 +76,16 @@ def test_a_switched_off_parameter_is_named_with_its_switch(config: StudyConfig) 
     assert slices.left_out == ["l2: in no complete trial (switched off by l2_on in all 3)"]
 
 
-def test_conditions_mirror_the_search_space() -> None:
-    """`CONDITIONS` and the ``NAME_on`` switches are what `suggest` does."""
+def test_suggest_follows_the_dimension_table() -> None:
+    """The table's conditions (``only_with``) and ``NAME_on`` switches are what `suggest` does."""
     base: dict[str, Any] = {"learning_rate": 1e-3, "batch_size": 32, "dropout": 0.1, "depth": 2, "base_filters": 32}
     base |= {"dense_units": 128, "batch_norm": True, "lr_decay": "none", "augment": 0.0, "head": "gap"}
     base |= {"convs": 1, "residual": False, "flip": False, "crop": 0}
     base |= {"label_smoothing": 0.0, "l1_on": False, "l2_on": False}
-    for name, (gate, value) in CONDITIONS.items():
+    conditions = {d.name: d.only_with for d in DIMENSIONS.values() if d.only_with is not None}
+    assert conditions == {"weight_decay": ("optimizer", "adamw")}
+    assert {d.name for d in DIMENSIONS.values() if d.switch} == {"l1", "l2"}
+    for name, (gate, value) in conditions.items():
         on = FixedTrial({**base, gate: value, name: 1e-3})
         suggest(on, SearchSpace())
         assert name in on.params

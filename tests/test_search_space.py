@@ -1,17 +1,12 @@
 from __future__ import annotations
 
+from dataclasses import fields
+
 import optuna
 from optuna.trial import FixedTrial
 
-from hpo.model.space import (
-    BASELINE,
-    Choice,
-    FloatRange,
-    IntRange,
-    SearchSpace,
-    baseline_trial_params,
-    suggest,
-)
+from hpo.config.space import DIMENSIONS, Choice, FloatRange, IntRange, SearchSpace
+from hpo.model.space import BASELINE, baseline_mismatch, baseline_trial_params, suggest
 
 
 def test_baseline_is_the_seed_network() -> None:
@@ -61,9 +56,9 @@ def test_fixed_penalty_is_always_on_and_excludes_the_baseline() -> None:
     space = SearchSpace(l2=FloatRange(1e-4, 1e-4, log=True))
     trial = optuna.create_study().ask()
     assert suggest(trial, space).l2 == 1e-4 and "l2_on" not in trial.params
-    assert space.baseline_mismatch() == "l2"
-    assert SearchSpace().baseline_mismatch() is None
-    assert SearchSpace(depth=IntRange(3, 4)).baseline_mismatch() == "depth"
+    assert baseline_mismatch(space) == "l2"
+    assert baseline_mismatch(SearchSpace()) is None
+    assert baseline_mismatch(SearchSpace(depth=IntRange(3, 4))) == "depth"
 
 
 def test_weight_decay_only_for_adamw() -> None:
@@ -75,3 +70,8 @@ def test_weight_decay_only_for_adamw() -> None:
     q = suggest(other, SearchSpace(optimizer=Choice(("adam",))))
     assert q.weight_decay == 0.0 and "weight_decay" not in other.params
     assert suggest(FixedTrial(trial.params), space) == p
+
+
+def test_every_dimension_is_declared_once() -> None:
+    """`SearchSpace` has one field per entry of the dimension table, in the same order."""
+    assert [f.name for f in fields(SearchSpace)] == list(DIMENSIONS)

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from hpo.config.schema import DataConfig
+
 __all__ = ["register"]
 
 
@@ -70,12 +72,14 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--image-size",
         type=int,
-        default=64,
+        default=DataConfig.image_size,
         metavar="PX",
-        help="square side in pixels (default 64)",
+        help="square side in pixels (default %(default)s)",
     )
-    p.add_argument("--val", type=float, default=0.15, help="validation fraction per class (default 0.15)")
-    p.add_argument("--test", type=float, default=0.15, help="test fraction per class (default 0.15)")
+    p.add_argument(
+        "--val", type=float, default=DataConfig.val, help="validation fraction per class (default %(default)s)"
+    )
+    p.add_argument("--test", type=float, default=DataConfig.test, help="test fraction per class (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
     p.add_argument("--workers", type=int, default=None, help="decoding processes (default: all cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -26,19 +26,10 @@ from hpo.config.schema import (
     StudySection,
     TrainingConfig,
 )
+from hpo.config.space import DIMENSIONS, SearchSpace, dimensions_of
 from hpo.config.table import Table, choices, penalty, value_range
 from hpo.model.presets import PresetError, preset_trial_params
-from hpo.model.space import (
-    BACKBONE_ONLY,
-    BASELINE,
-    CNN_ONLY,
-    HEADS,
-    LR_DECAYS,
-    OPTIMIZERS,
-    RECIPE,
-    Choice,
-    SearchSpace,
-)
+from hpo.model.space import BASELINE, baseline_mismatch
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -52,52 +43,40 @@ _BUILDER = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
 
 def _search(file: Path, table: Any) -> SearchSpace:
-    t, d = Table(file, "search", table), SearchSpace()
-
-    def one_of(key: str, allowed: tuple[str, ...]) -> Choice:
-        return choices(t, key, getattr(d, key), str, allowed.__contains__, f"choose from {', '.join(allowed)}")
-
-    def counts(key: str, high: int, what: str) -> Choice:
-        return choices(t, key, getattr(d, key), int, lambda v: 1 <= v <= high, f"{what} must be 1..{high}")
-
-    space = SearchSpace(
-        learning_rate=value_range(t, "learning_rate", d.learning_rate, 1e-7, 10.0, log=True),
-        batch_size=counts("batch_size", 65536, "batch sizes"),
-        l1=penalty(t, "l1", d.l1),
-        l2=penalty(t, "l2", d.l2),
-        dropout=value_range(t, "dropout", d.dropout, 0.0, 0.95),
-        depth=value_range(t, "depth", d.depth, 1, 8, integer=True),
-        base_filters=counts("base_filters", 512, "filters"),
-        convs=value_range(t, "convs", d.convs, 1, 4, integer=True),
-        residual=choices(t, "residual", d.residual, bool),
-        dense_units=counts("dense_units", 8192, "units"),
-        batch_norm=choices(t, "batch_norm", d.batch_norm, bool),
-        optimizer=one_of("optimizer", OPTIMIZERS),
-        lr_decay=one_of("lr_decay", LR_DECAYS),
-        flip=choices(t, "flip", d.flip, bool),
-        crop=value_range(t, "crop", d.crop, 0, 16, integer=True),
-        augment=value_range(t, "augment", d.augment, 0.0, 1.0),
-        head=one_of("head", HEADS),
-        weight_decay=value_range(t, "weight_decay", d.weight_decay, 1e-8, 1.0, log=True),
-        label_smoothing=value_range(t, "label_smoothing", d.label_smoothing, 0.0, 0.5),
-        fine_tune_layers=value_range(t, "fine_tune_layers", d.fine_tune_layers, 0, 10_000, integer=True),
-        backbone_lr_scale=value_range(t, "backbone_lr_scale", d.backbone_lr_scale, 1e-6, 10.0, log=True),
-    )
+    """Each dimension read the way `hpo.config.space.DIMENSIONS` declares it."""
+    t, default = Table(file, "search", table), SearchSpace()
+    ranges: dict[str, Any] = {}
+    for dim in DIMENSIONS.values():
+        d = getattr(default, dim.name)
+        if dim.choice and dim.kind is str:
+            allowed = dim.limits
+            ranges[dim.name] = choices(t, dim.name, d, str, allowed.__contains__, f"choose from {', '.join(allowed)}")
+        elif dim.choice and dim.limits:
+            lo, hi = dim.limits
+            ranges[dim.name] = choices(
+                t, dim.name, d, int, lambda v, lo=lo, hi=hi: lo <= v <= hi, f"must be {lo}..{hi}"
+            )
+        elif dim.choice:
+            ranges[dim.name] = choices(t, dim.name, d, dim.kind)
+        elif dim.switch:
+            ranges[dim.name] = penalty(t, dim.name, d, *dim.limits)
+        else:
+            ranges[dim.name] = value_range(t, dim.name, d, *dim.limits, integer=dim.kind is int, log=dim.log)
     t.done()
-    return space
+    return SearchSpace(**ranges)
 
 
 def _model(file: Path, table: Any) -> ModelConfig:
     t = Table(file, "model", table)
     builder = t.get("builder", str, None)
-    family = t.choice("family", "cnn", FAMILIES)
+    family = t.choice("family", ModelConfig.family, FAMILIES)
     if builder is not None:
         if "family" in t.table:
             raise t.fail("family", "set family or builder, not both")
         if not _BUILDER.fullmatch(builder):
             raise t.fail("builder", f'expected "package.module:function", got {builder!r}')
-    weights = t.choice("weights", "imagenet", ("imagenet", "none"))
-    input_size = t.number("input_size", None, 32, 2048, integer=True)
+    weights = t.choice("weights", ModelConfig.weights or "none", ("imagenet", "none"))
+    input_size = t.number("input_size", ModelConfig.input_size, 32, 2048, integer=True)
     for key in ("weights", "input_size"):
         if key in t.table and (builder is not None or family == "cnn"):
             raise t.fail(key, f"only pretrained backbones use it (family = one of {', '.join(FAMILIES[1:])})")
@@ -107,18 +86,15 @@ def _model(file: Path, table: Any) -> ModelConfig:
 
 def _check_family_keys(file: Path, table: Any, model: ModelConfig) -> None:
     """A [search] key the model family never suggests is an error, not silently ignored."""
-    if model.builder is not None:
-        unused = [k for k in table if k not in ("batch_size", *RECIPE)]
-    elif model.family == "cnn":
-        unused = [k for k in table if k in BACKBONE_ONLY]
-    else:
-        unused = [k for k in table if k in CNN_ONLY]
+    kind = "recipe" if model.builder is not None else "cnn" if model.family == "cnn" else "backbone"
+    used = {d.name for d in dimensions_of(kind)}
+    unused = [k for k in table if k not in used]
     if unused:
         raise ConfigError(f"{file}: [search] {unused[0]}: not used by [model] {model.name}")
 
 
 def _objectives(s: Table) -> tuple[str, ...]:
-    raw = s.get("objectives", list, ["val_accuracy"])
+    raw = s.get("objectives", list, list(StudySection.objectives))
     ok = raw[:1] == ["val_accuracy"] and len(raw) <= 2 and all(x in COSTS for x in raw[1:])
     if not ok:
         raise s.fail("objectives", f'use ["val_accuracy"] or ["val_accuracy", one of {", ".join(COSTS)}], got {raw!r}')
@@ -185,27 +161,27 @@ def config_from_dict(doc: dict[str, Any], path: Path, label: str | None = None) 
     study = StudySection(
         name=name,
         storage=_storage_url(base, s.get("storage", str, None), name),
-        n_trials=s.number("n_trials", 20, 1, 1_000_000, integer=True),
-        timeout=s.number("timeout", None, 1, 1e9),
-        seed=s.number("seed", 0, 0, 2**31 - 1, integer=True),
-        enqueue_baseline=s.get("enqueue_baseline", bool, model.name == "cnn"),
+        n_trials=s.number("n_trials", StudySection.n_trials, 1, 1_000_000, integer=True),
+        timeout=s.number("timeout", StudySection.timeout, 1, 1e9),
+        seed=s.number("seed", StudySection.seed, 0, 2**31 - 1, integer=True),
+        enqueue_baseline=s.get("enqueue_baseline", bool, StudySection.enqueue_baseline and model.name == "cnn"),
         objectives=_objectives(s),
-        max_train_val_gap=s.number("max_train_val_gap", None, 0.0, 1.0),
-        heartbeat_interval=s.number("heartbeat_interval", 30, 1, 86_400, integer=True),
-        grace_period=s.number("grace_period", 120, 2, 864_000, integer=True),
-        max_retry=s.number("max_retry", 3, 0, 1000, integer=True),
+        max_train_val_gap=s.number("max_train_val_gap", StudySection.max_train_val_gap, 0.0, 1.0),
+        heartbeat_interval=s.number("heartbeat_interval", StudySection.heartbeat_interval, 1, 86_400, integer=True),
+        grace_period=s.number("grace_period", StudySection.grace_period, 2, 864_000, integer=True),
+        max_retry=s.number("max_retry", StudySection.max_retry, 0, 1000, integer=True),
     )
     s.done()
 
     dt = Table(file, "data", doc.get("data", {}))
-    size = dt.number("image_size", 64, 8, 1024, integer=True)
+    size = dt.number("image_size", DataConfig.image_size, 8, 1024, integer=True)
     source = dt.get("source", str, None)
     data = DataConfig(
         source=_resolve(base, source) if source is not None else None,
         prepared=_resolve(base, dt.get("prepared", str, f"{name}/prepared-{size}px")),
         image_size=size,
-        val=dt.number("val", 0.15, 0.0, 0.9),
-        test=dt.number("test", 0.15, 0.0, 0.9),
+        val=dt.number("val", DataConfig.val, 0.0, 0.9),
+        test=dt.number("test", DataConfig.test, 0.0, 0.9),
     )
     if data.val <= 0:
         raise dt.fail("val", "the search needs a validation split (> 0)")
@@ -213,28 +189,32 @@ def config_from_dict(doc: dict[str, Any], path: Path, label: str | None = None) 
 
     sp = Table(file, "sampler", doc.get("sampler", {}))
     sampler = SamplerConfig(
-        sp.choice("type", "tpe", SAMPLERS),
-        sp.number("n_startup_trials", 10, 0, 10_000, integer=True),
+        sp.choice("type", SamplerConfig.type, SAMPLERS),
+        sp.number("n_startup_trials", SamplerConfig.n_startup_trials, 0, 10_000, integer=True),
     )
     sp.done()
 
     pr = Table(file, "pruner", doc.get("pruner", {}))
     pruner = PrunerConfig(
-        type=pr.choice("type", "hyperband", PRUNERS),
-        min_resource=pr.number("min_resource", 1, 1, 10_000, integer=True),
-        reduction_factor=pr.number("reduction_factor", 3, 2, 100, integer=True),
-        bootstrap_count=pr.number("bootstrap_count", 0, 0, 10_000, integer=True),
-        n_warmup_steps=pr.number("n_warmup_steps", 2, 0, 10_000, integer=True),
+        type=pr.choice("type", PrunerConfig.type, PRUNERS),
+        min_resource=pr.number("min_resource", PrunerConfig.min_resource, 1, 10_000, integer=True),
+        reduction_factor=pr.number("reduction_factor", PrunerConfig.reduction_factor, 2, 100, integer=True),
+        bootstrap_count=pr.number("bootstrap_count", PrunerConfig.bootstrap_count, 0, 10_000, integer=True),
+        n_warmup_steps=pr.number("n_warmup_steps", PrunerConfig.n_warmup_steps, 0, 10_000, integer=True),
     )
     pr.done()
 
     tr = Table(file, "training", doc.get("training", {}))
     training = TrainingConfig(
-        max_epochs=tr.number("max_epochs", 10, 1, 10_000, integer=True),
-        early_stopping_patience=tr.number("early_stopping_patience", 0, 0, 10_000, integer=True),
-        eval_batch_size=tr.number("eval_batch_size", 256, 1, 65536, integer=True),
-        bn_calibration_images=tr.number("bn_calibration_images", 512, 0, 1_000_000, integer=True),
-        mixed_precision=tr.get("mixed_precision", bool, False),
+        max_epochs=tr.number("max_epochs", TrainingConfig.max_epochs, 1, 10_000, integer=True),
+        early_stopping_patience=tr.number(
+            "early_stopping_patience", TrainingConfig.early_stopping_patience, 0, 10_000, integer=True
+        ),
+        eval_batch_size=tr.number("eval_batch_size", TrainingConfig.eval_batch_size, 1, 65536, integer=True),
+        bn_calibration_images=tr.number(
+            "bn_calibration_images", TrainingConfig.bn_calibration_images, 0, 1_000_000, integer=True
+        ),
+        mixed_precision=tr.get("mixed_precision", bool, TrainingConfig.mixed_precision),
     )
     tr.done()
 
@@ -256,7 +236,7 @@ def config_from_dict(doc: dict[str, Any], path: Path, label: str | None = None) 
         raise s.fail(
             "grace_period", f"must exceed heartbeat_interval ({study.heartbeat_interval}), got {study.grace_period}"
         )
-    if study.enqueue_baseline and (bad := search.baseline_mismatch()):
+    if study.enqueue_baseline and (bad := baseline_mismatch(search)):
         raise ConfigError(
             f"{file}: [search] {bad}: excludes the baseline's value "
             f"{getattr(BASELINE, bad)!r} — widen it or set [study] enqueue_baseline = false"

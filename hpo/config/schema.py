@@ -6,8 +6,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from hpo.config.space import SearchSpace
 from hpo.errors import ConfigError
-from hpo.model.space import SearchSpace
 
 __all__ = [
     "COSTS",

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hpo.config.schema import ConfigError
-from hpo.model.space import Choice, FloatRange, IntRange
+from hpo.config.space import Choice, FloatRange, IntRange
 
 __all__ = ["Table", "choices", "penalty", "value_range"]
 
@@ -95,12 +95,13 @@ def value_range(
     return IntRange(low, high) if integer else FloatRange(float(low), float(high), log=log)
 
 
-def penalty(t: Table, key: str, default: FloatRange | None) -> FloatRange | None:
+def penalty(t: Table, key: str, default: FloatRange | None, lo: float, hi: float) -> FloatRange | None:
+    """A range that may also be switched off for good (0 or false)."""
     raw = t.table.get(key, default)
     if raw is False or raw == 0 or raw is None:
         t.used.add(key)
         return None
-    return value_range(t, key, default, 1e-12, 10.0, log=True)  # type: ignore[no-any-return]
+    return value_range(t, key, default, lo, hi, log=True)  # type: ignore[no-any-return]
 
 
 def choices(t: Table, key: str, default: Choice, kind: type, check: Any = None, why: str = "") -> Choice:

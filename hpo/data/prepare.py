@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from hpo.config.schema import DataConfig
 from hpo.data.cache import MANIFEST_FILE, SCRATCH_FILES, PreparedCache, scratch_rows
 from hpo.data.decode import RESIZE_MODE, decode_many
 from hpo.data.scan import DatasetScan, ScannedFile, display_label, scan_dataset
@@ -63,9 +64,9 @@ def prepare(
     src: Path,
     out: Path,
     *,
-    image_size: int = 64,
-    val: float = 0.15,
-    test: float = 0.15,
+    image_size: int = DataConfig.image_size,
+    val: float = DataConfig.val,
+    test: float = DataConfig.test,
     seed: int = 0,
     workers: int | None = None,
     progress: bool = True,

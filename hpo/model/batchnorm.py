@@ -24,6 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from hpo.config.schema import TrainingConfig
 from hpo.data.prepared import PreparedData
 
 __all__ = ["BatchNormCalibrator", "RecalibrateBatchNorm", "recalibration_sample"]
@@ -45,7 +46,7 @@ class BatchNormCalibrator:
     training mode, as during ``fit``): 512 images cost ~0.2 s for the seed baseline at 32 px on
     2 CPUs, ~3 % of a cifar10-mini epoch. Build one calibrator per model, call it often."""
 
-    def __init__(self, model: keras.Model, batch_size: int = 256) -> None:
+    def __init__(self, model: keras.Model, batch_size: int = TrainingConfig.eval_batch_size) -> None:
         self.layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
         self.batch_size = batch_size
         if self.layers:

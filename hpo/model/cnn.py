@@ -19,6 +19,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from hpo.config.schema import TrainingConfig
 from hpo.model.space import Augmentation, CNNParams, Recipe
 
 __all__ = ["build_cnn", "compile_model", "inference_accuracy", "make_optimizer", "with_augmentation"]
@@ -137,7 +138,9 @@ def compile_model(model: keras.Model, params: Recipe, optimizer: keras.optimizer
     return model
 
 
-def inference_accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> float:
+def inference_accuracy(
+    model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int = TrainingConfig.eval_batch_size
+) -> float:
     """Accuracy of ``model`` on ``x``/``y`` in inference mode (no dropout, no augmentation):
     measured on the training images, it makes the train-val/test gap measure overfitting
     rather than regularization noise."""

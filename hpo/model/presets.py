@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hpo.model.space import BACKBONE_ONLY, CNN_ONLY, Choice, FloatRange, IntRange, SearchSpace
+from hpo.config.space import DIMENSIONS, Choice, FloatRange, IntRange, SearchSpace, dimensions_of
 
 __all__ = ["PresetError", "preset_trial_params"]
 
@@ -24,11 +24,6 @@ class PresetError(ValueError):
     def __init__(self, key: str, problem: str) -> None:
         super().__init__(f"{key}: {problem}")
         self.key, self.problem = key, problem
-
-
-def _dimensions(space: SearchSpace, family: str) -> list[str]:
-    skip = BACKBONE_ONLY if family == "cnn" else CNN_ONLY
-    return [name for name in space.__dataclass_fields__ if name not in skip]
 
 
 def _check(key: str, dim: FloatRange | IntRange | Choice, value: Any) -> Any:
@@ -48,24 +43,24 @@ def _check(key: str, dim: FloatRange | IntRange | Choice, value: Any) -> Any:
 def preset_trial_params(space: SearchSpace, family: str, values: dict[str, Any]) -> dict[str, Any]:
     """Optuna params (for ``study.enqueue_trial``) of one preset: ``values`` checked against
     ``space``, L1/L2 turned into their on/off switch and strength. Raises `PresetError`."""
-    names = _dimensions(space, family)
+    names = {d.name for d in dimensions_of("cnn" if family == "cnn" else "backbone")}
     params: dict[str, Any] = {}
     for key, value in values.items():
         if key not in names:
             raise PresetError(key, f"not a search dimension of [model] {family}")
-        dim = getattr(space, key)
-        if key in ("l1", "l2"):
+        dim, rng = DIMENSIONS[key], getattr(space, key)
+        if dim.switch:
             if value == 0:
-                if dim is not None and dim.low < dim.high:
+                if rng is not None and rng.low < rng.high:
                     params[f"{key}_on"] = False
-                elif dim is not None:
-                    raise PresetError(key, f"the study fixes it at {dim.low:g}")
+                elif rng is not None:
+                    raise PresetError(key, f"the study fixes it at {rng.low:g}")
                 continue
-            if dim is None:
+            if rng is None:
                 raise PresetError(key, "the study turns it off (0)")
-            if dim.low < dim.high:
+            if rng.low < rng.high:
                 params[f"{key}_on"] = True
-        elif key == "weight_decay" and values.get("optimizer") != "adamw":
-            raise PresetError(key, 'only AdamW has it — add optimizer = "adamw" or remove it')
-        params[key] = _check(key, dim, value)
+        elif not dim.applies(values):
+            raise PresetError(key, f"only with {dim.condition_text()} — add {dim.condition_text()} or remove it")
+        params[key] = _check(key, rng, value)
     return params

@@ -9,38 +9,38 @@ range with low == high, or a single choice), so a trial's params are complete.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
-import optuna
+from hpo.config.space import (
+    DIMENSIONS,
+    Choice,
+    Dimension,
+    FloatRange,
+    IntRange,
+    SearchSpace,
+    dimensions_of,
+)
+
+if TYPE_CHECKING:
+    import optuna
 
 __all__ = [
-    "BACKBONE_ONLY",
     "BASELINE",
-    "CNN_ONLY",
     "RECIPE",
     "Augmentation",
     "BackboneParams",
     "CNNParams",
-    "Choice",
-    "FloatRange",
-    "IntRange",
     "Recipe",
-    "SearchSpace",
+    "baseline_mismatch",
     "baseline_trial_params",
     "suggest",
     "suggest_backbone",
     "suggest_recipe",
 ]
 
-OPTIMIZERS = ("rmsprop", "adam", "adamw", "sgd")
-LR_DECAYS = ("none", "exponential", "cosine")
-HEADS = ("flatten", "gap")
-#: dimensions only hpo's CNN uses, only a pretrained backbone uses, and the training recipe
-#: (optimizer, schedule, loss) hpo gives a user's model that comes back uncompiled
-CNN_ONLY = ("l1", "depth", "base_filters", "convs", "residual", "batch_norm", "head")
-BACKBONE_ONLY = ("fine_tune_layers", "backbone_lr_scale")
-RECIPE = ("learning_rate", "optimizer", "lr_decay", "weight_decay", "label_smoothing")
+#: the training recipe (optimizer, schedule, loss) hpo compiles a user's uncompiled model with
+RECIPE = tuple(d.name for d in dimensions_of("recipe") if d.name != "batch_size")
 
 
 @dataclass(frozen=True)
@@ -145,71 +145,23 @@ class BackboneParams(_Training):
     backbone_lr_scale: float  # backbone learning rate = learning_rate * this
 
 
-@dataclass(frozen=True)
-class FloatRange:
-    low: float
-    high: float
-    log: bool = False
-
-
-@dataclass(frozen=True)
-class IntRange:
-    low: int
-    high: int
-
-
-@dataclass(frozen=True)
-class Choice:
-    options: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class SearchSpace:
-    """Ranges and choices. ``l1``/``l2``: None = always off; a range (low < high) adds an
-    on/off switch (``l1_on``) so the search can also turn the penalty off; a fixed value
-    (low == high) is always on."""
-
-    learning_rate: FloatRange = FloatRange(1e-4, 1e-2, log=True)
-    batch_size: Choice = Choice((32, 64, 128))
-    l1: FloatRange | None = FloatRange(1e-6, 1e-3, log=True)
-    l2: FloatRange | None = FloatRange(1e-6, 1e-2, log=True)
-    dropout: FloatRange = FloatRange(0.0, 0.6)
-    depth: IntRange = IntRange(1, 4)
-    base_filters: Choice = Choice((16, 32, 48, 64))
-    convs: IntRange = IntRange(1, 2)
-    residual: Choice = Choice((False, True))
-    dense_units: Choice = Choice((64, 128, 256))
-    batch_norm: Choice = Choice((True, False))
-    optimizer: Choice = Choice(OPTIMIZERS)
-    lr_decay: Choice = Choice(LR_DECAYS)
-    flip: Choice = Choice((False, True))
-    crop: IntRange = IntRange(0, 4)
-    augment: FloatRange = FloatRange(0.0, 0.5)
-    head: Choice = Choice(HEADS)
-    weight_decay: FloatRange = FloatRange(1e-5, 1e-2, log=True)  # suggested only for AdamW
-    label_smoothing: FloatRange = FloatRange(0.0, 0.1)
-    fine_tune_layers: IntRange = IntRange(0, 30)  # pretrained backbones only
-    backbone_lr_scale: FloatRange = FloatRange(0.01, 1.0, log=True)  # pretrained backbones only
-
-    def baseline_mismatch(self) -> str | None:
-        """Name of the first parameter whose range or choices exclude the baseline's value."""
-        for f in fields(self):
-            if f.name in BACKBONE_ONLY:
-                continue
-            dim, value = getattr(self, f.name), getattr(BASELINE, f.name)
-            if dim is None:
-                ok = value == 0.0
-            elif isinstance(dim, Choice):
-                ok = value in dim.options
-            elif f.name in ("l1", "l2"):
-                ok = value == 0.0 and _switchable(dim)
-            elif f.name == "weight_decay":
-                ok = True  # not suggested for the baseline's RMSprop
-            else:
-                ok = dim.low <= value <= dim.high
-            if not ok:
-                return f.name
-        return None
+def baseline_mismatch(space: SearchSpace) -> str | None:
+    """Name of the first dimension whose range or choices exclude the baseline's value."""
+    for dim in dimensions_of("cnn"):
+        rng, value = getattr(space, dim.name), getattr(BASELINE, dim.name)
+        if not dim.applies(asdict(BASELINE)):
+            continue  # not sampled for the baseline (weight decay of its RMSprop)
+        if rng is None:
+            ok = value == 0.0
+        elif isinstance(rng, Choice):
+            ok = value in rng.options
+        elif dim.switch:
+            ok = value == 0.0 and _switchable(rng)
+        else:
+            ok = rng.low <= value <= rng.high
+        if not ok:
+            return dim.name
+    return None
 
 
 def _suggest(trial: optuna.trial.BaseTrial, name: str, dim: FloatRange | IntRange | Choice) -> Any:
@@ -232,50 +184,46 @@ def _penalty(trial: optuna.trial.BaseTrial, name: str, dim: FloatRange | None) -
     return float(trial.suggest_float(name, dim.low, dim.high, log=dim.log))
 
 
-def _suggest_all(trial: optuna.trial.BaseTrial, space: SearchSpace, names: list[str]) -> dict[str, Any]:
+def _suggest_all(trial: optuna.trial.BaseTrial, space: SearchSpace, dims: list[Dimension]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for name in names:
-        dim = getattr(space, name)
-        if name in ("l1", "l2"):
-            values[name] = _penalty(trial, name, dim)
-        elif name == "weight_decay":
-            values[name] = _suggest(trial, name, dim) if values["optimizer"] == "adamw" else 0.0
+    for dim in dims:
+        rng = getattr(space, dim.name)
+        if not dim.applies(values):
+            values[dim.name] = 0.0
+        elif dim.switch:
+            values[dim.name] = _penalty(trial, dim.name, rng)
         else:
-            values[name] = _suggest(trial, name, dim)
+            values[dim.name] = _suggest(trial, dim.name, rng)
     return values
 
 
 def suggest(trial: optuna.trial.BaseTrial, space: SearchSpace) -> CNNParams:
     """Sample (or, for a `FixedTrial`, replay) one candidate of hpo's CNN from ``space``."""
-    names = [f.name for f in fields(space) if f.name not in BACKBONE_ONLY]
-    return CNNParams(**_suggest_all(trial, space, names))
+    return CNNParams(**_suggest_all(trial, space, dimensions_of("cnn")))
 
 
 def suggest_backbone(trial: optuna.trial.BaseTrial, space: SearchSpace) -> BackboneParams:
     """Sample (or replay) one head + fine-tuning candidate for a pretrained backbone."""
-    names = [f.name for f in fields(space) if f.name not in CNN_ONLY]
-    return BackboneParams(**_suggest_all(trial, space, names))
+    return BackboneParams(**_suggest_all(trial, space, dimensions_of("backbone")))
 
 
 def suggest_recipe(trial: optuna.trial.BaseTrial, space: SearchSpace) -> Recipe:
     """Sample (or replay) the optimizer, learning rate, schedule and label smoothing that hpo
     compiles a user's uncompiled model with."""
-    return Recipe(**_suggest_all(trial, space, list(RECIPE)))
+    return Recipe(**_suggest_all(trial, space, [DIMENSIONS[name] for name in RECIPE]))
 
 
 def baseline_trial_params(space: SearchSpace) -> dict[str, Any]:
     """Optuna params that make `suggest` return `BASELINE` (for ``study.enqueue_trial``)."""
+    values = asdict(BASELINE)
     params: dict[str, Any] = {}
-    for f in fields(space):
-        if f.name in BACKBONE_ONLY:
+    for dim in dimensions_of("cnn"):
+        if not dim.applies(values):
             continue
-        value = getattr(BASELINE, f.name)
-        if f.name in ("l1", "l2"):
-            dim = getattr(space, f.name)
-            if dim is not None and _switchable(dim):
-                params[f"{f.name}_on"] = False
-        elif f.name == "weight_decay":
-            continue  # only AdamW has it
+        if dim.switch:  # the baseline has no L1/L2: off, through the switch where there is one
+            rng = getattr(space, dim.name)
+            if rng is not None and _switchable(rng):
+                params[f"{dim.name}_on"] = False
         else:
-            params[f.name] = value
+            params[dim.name] = values[dim.name]
     return params

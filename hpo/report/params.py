@@ -17,11 +17,11 @@ import plotly.graph_objects as go
 from optuna.importance import get_param_importances
 from optuna.trial import FrozenTrial, TrialState
 
+from hpo.config.space import DIMENSIONS
 from hpo.report.figures import NoPlot, history_figure, on_accuracy, optuna_figure, pareto_figure
 from hpo.study.study import accuracy
 
 __all__ = [
-    "CONDITIONS",
     "VIZ",
     "StudyViews",
     "complete_trials",
@@ -33,8 +33,6 @@ __all__ = [
 VIZ = optuna.visualization
 
 #: parameters suggested only under another parameter's value (mirrors `hpo.model.space.suggest`);
-#: a switch ``NAME_on`` (``l1_on``, ``l2_on``) needs no entry
-CONDITIONS: dict[str, tuple[str, object]] = {"weight_decay": ("optimizer", "adamw")}
 
 
 def complete_trials(study: optuna.Study) -> list[FrozenTrial]:
@@ -55,8 +53,8 @@ def _cause(name: str, missing: list[FrozenTrial], scope: str) -> str:
     switch = f"{name}_on"
     if all(t.params.get(switch) is False for t in missing):
         return f"switched off by {switch} in {scope}"
-    if name in CONDITIONS:
-        gate, value = CONDITIONS[name]
+    if (dim := DIMENSIONS.get(name)) is not None and dim.only_with is not None:
+        gate, value = dim.only_with
         used = sorted({str(t.params.get(gate, "unset")) for t in missing})
         if str(value) not in used:
             return f"suggested only when {gate} is {value}; {gate} was {' or '.join(used)} in {scope}"

@@ -15,6 +15,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hpo.config import PrunerConfig, StudyConfig
 from hpo.model.space import baseline_trial_params
 from hpo.records.trial import TrialRecord, baseline_attrs, is_baseline
+from hpo.workers.slots import FINISHED
 from hpo.workers.storage import make_storage, require_study
 
 __all__ = [
@@ -33,8 +34,6 @@ __all__ = [
     "study_storage",
     "val_curve",
 ]
-
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 def make_sampler(config: StudyConfig, worker: str = "") -> optuna.samplers.BaseSampler:

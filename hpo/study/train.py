@@ -20,6 +20,7 @@ import numpy as np
 from optuna.trial import FixedTrial
 
 from hpo.config import StudyConfig
+from hpo.config.schema import TrainingConfig
 from hpo.data.pipeline import make_dataset
 from hpo.data.prepared import PreparedData
 from hpo.model.batchnorm import BatchNormCalibrator, RecalibrateBatchNorm, recalibration_sample
@@ -100,7 +101,7 @@ def fit(
     epochs: int,
     seed: int,
     validation: str | None = "val",
-    eval_batch_size: int = 256,
+    eval_batch_size: int = TrainingConfig.eval_batch_size,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     bn_calibration_images: int = 0,
     verbose: int | str = 0,

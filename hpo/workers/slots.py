@@ -27,12 +27,13 @@ from optuna.trial import TrialState
 
 from hpo.errors import HpoError
 from hpo.fsutil import file_lock
-from hpo.study.study import FINISHED
 from hpo.workers.storage import sqlite_path
 
-__all__ = ["LOCK_TIMEOUT_S", "Slot", "SlotLock", "claim"]
+__all__ = ["FINISHED", "LOCK_TIMEOUT_S", "Slot", "SlotLock", "claim"]
 
 LOCK_TIMEOUT_S = 300.0
+#: the trials that count toward the study-wide cap
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 class Slot(Enum):
