@@ -58,9 +58,9 @@ def main() -> None:
         release()
         if result.nan_epoch() is not None or not result.curve:
             raise SystemExit(f"variant {label}: the loss became NaN at epoch {result.nan_epoch()}")
-        stats = result.best_epoch_stats()
-        rows.append((label, max(result.curve), stats["best_epoch"]))
-        print(f"[{label}] val_accuracy {rows[-1][1]:.4f} at epoch {stats['best_epoch']}", flush=True)
+        stats = result.best_epoch()
+        rows.append((label, max(result.curve), stats.best_epoch))
+        print(f"[{label}] val_accuracy {rows[-1][1]:.4f} at epoch {stats.best_epoch}", flush=True)
     control = rows[0][1]
     print(f"\nTrial {best.number} (val {best.value:.4f} in the search) vs baseline (val {base.value:.4f}):")
     print("| set back to the baseline's | trial's value | baseline's value | val accuracy | change |")

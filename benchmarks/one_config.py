@@ -43,7 +43,7 @@ def main() -> None:
     t0 = time.perf_counter()
     candidate, result = train_params(study.config, data, flat, seed=args.seed, epochs=args.epochs)
     seconds = time.perf_counter() - t0
-    stats = result.best_epoch_stats()
+    stats = result.best_epoch()
     print(
         json.dumps(
             {
@@ -51,8 +51,8 @@ def main() -> None:
                 "val_accuracy": max(result.curve),
                 "test_accuracy": inference_accuracy(candidate.model, *data.arrays("test")),
                 "train_accuracy": inference_accuracy(candidate.model, *data.arrays("train")),
-                "best_epoch": stats["best_epoch"],
-                "epochs_run": stats["epochs_run"],
+                "best_epoch": stats.best_epoch,
+                "epochs_run": stats.epochs_run,
                 "seconds": round(seconds, 1),
                 "param_count": int(candidate.model.count_params()),
                 "curve": [round(v, 4) for v in result.curve],

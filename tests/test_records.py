@@ -13,6 +13,7 @@ import optuna
 import pytest
 
 from hpo.config import load_config
+from hpo.data.prepared import ClassInfo
 from hpo.errors import ModelFileError
 from hpo.records.export import METRICS_FILE, ExportMetrics, TFLiteVariant
 from hpo.records.study import ExportRecord
@@ -50,8 +51,8 @@ def _metrics(**changes: Any) -> ExportMetrics:
     return replace(m, **changes)
 
 
-def _labels() -> list[dict[str, Any]]:
-    return [{"index": i, "name": name, "label": name} for i, name in enumerate(LABELS)]
+def _labels() -> list[ClassInfo]:
+    return [ClassInfo(i, name, name) for i, name in enumerate(LABELS)]
 
 
 def _error(path: Path, obj: Any) -> str:

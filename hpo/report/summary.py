@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -11,10 +11,51 @@ from hpo.config import StudyConfig
 from hpo.records.trial import TrialRecord, is_baseline
 from hpo.study.study import FINISHED, accuracy, baseline_trial, best_by_accuracy, epochs_run, feasible, pareto_front
 
-__all__ = ["format_summary", "format_trials", "format_value", "study_summary", "trial_record"]
+__all__ = [
+    "StudySummary",
+    "TrialSummary",
+    "format_summary",
+    "format_trials",
+    "format_value",
+    "study_summary",
+    "trial_record",
+]
 
 
-def trial_record(trial: FrozenTrial) -> dict[str, Any]:
+class TrialSummary(TypedDict):
+    """One trial as ``hpo trials --json`` prints it."""
+
+    number: int
+    state: str
+    val_accuracy: float | None
+    values: list[float] | None
+    epochs: int
+    seconds: float | None
+    baseline: bool
+    feasible: bool
+    params: dict[str, Any]
+    train_val_gap: float | None
+    user_attrs: dict[str, Any]
+
+
+class StudySummary(TypedDict):
+    """What a study found, as ``hpo best --json`` prints it."""
+
+    study: str
+    counts: dict[str, int]  # trial state (lower case) -> trials
+    finished: int
+    cap: int
+    epochs_run: int
+    epochs_unpruned: int  # what the finished trials would have cost without pruning
+    best: TrialSummary | None
+    baseline: TrialSummary | None
+    objectives: list[str]
+    max_train_val_gap: float | None
+    feasible: int
+    pareto_front: list[TrialSummary] | None
+
+
+def trial_record(trial: FrozenTrial) -> TrialSummary:
     return {
         "number": trial.number,
         "state": trial.state.name,
@@ -30,7 +71,7 @@ def trial_record(trial: FrozenTrial) -> dict[str, Any]:
     }
 
 
-def study_summary(study: optuna.Study, config: StudyConfig) -> dict[str, Any]:
+def study_summary(study: optuna.Study, config: StudyConfig) -> StudySummary:
     trials = study.get_trials(deepcopy=False)
     counts = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
     finished = [t for t in trials if t.state in FINISHED]
@@ -53,7 +94,7 @@ def study_summary(study: optuna.Study, config: StudyConfig) -> dict[str, Any]:
     }
 
 
-def format_summary(summary: dict[str, Any]) -> str:
+def format_summary(summary: StudySummary) -> str:
     c = summary["counts"]
     lines = [
         f"Study {summary['study']}: {summary['finished']}/{summary['cap']} trials finished "
@@ -78,7 +119,7 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"Gap limit {summary['max_train_val_gap']:g}: {summary['feasible']} of {c['complete']} complete trials "
             "within it" + ("" if best["feasible"] else " — none, so the best is over the limit")
         )
-    if base is not None and base["val_accuracy"] is not None:
+    if base is not None and base["val_accuracy"] is not None and best["val_accuracy"] is not None:
         gain = 100 * (best["val_accuracy"] - base["val_accuracy"])
         lines.append(
             f"Baseline (trial {base['number']}, {base['state'].lower()}): val_accuracy "
@@ -91,9 +132,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"Pareto front (val_accuracy up, {cost} down), {len(summary['pareto_front'])} trials:")
         for r in summary["pareto_front"]:
             tag = "  [baseline]" if r["baseline"] else ""
-            lines.append(
-                f"  trial {r['number']:>4}  val_accuracy {r['values'][0]:.4f}  {cost} {r['values'][1]:.4g}{tag}"
-            )
+            acc, spent = r["values"] or (float("nan"), float("nan"))  # a Pareto trial is complete: it has both
+            lines.append(f"  trial {r['number']:>4}  val_accuracy {acc:.4f}  {cost} {spent:.4g}{tag}")
     return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -181,12 +182,12 @@ def _write(folder: Path, config: StudyConfig, data: PreparedData, r: Retrained, 
     if len(test_y) == 0:
         raise HpoError("the test split is empty — prepare the data with --test > 0 to score the export")
     probs = np.asarray(model.predict(test_x, batch_size=256, verbose=0))
-    labels = [{"index": c.index, "name": c.name, "label": c.label} for c in data.classes]
+    labels = data.classes
     test = classification_metrics(test_y, probs.argmax(1), [c.label for c in data.classes])
     model.export(str(folder / "saved_model"), format="tf_saved_model", verbose=False)
     model.save(folder / "model.keras")
     diff = _verify_reload(folder / "saved_model", model, test_x[:64].astype(np.float32))
-    write_json(folder / "labels.json", labels)
+    write_json(folder / "labels.json", [asdict(c) for c in labels])
     write_json(folder / "preprocess.json", preprocess_contract(data.image_size, len(labels)))
     metrics = ExportMetrics(
         study=config.study.name,

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from hpo.data.prepare import MAX_SIZE, MIN_SIZE
+from hpo.data.prepared import ClassInfo
 from hpo.errors import HpoError, ModelFileError
 from hpo.fsutil import checksum_problem, read_json
-from hpo.savedmodel.predict import collect_images, predict_files
+from hpo.savedmodel.predict import Prediction, collect_images, predict_files
 
 __all__ = ["ExportedModel", "load_exported"]
 
@@ -32,7 +33,7 @@ META_FILES = ("labels.json", "preprocess.json")
 class ExportedModel:
     root: Path
     kind: str  # "saved_model" or "tflite"
-    labels: list[dict[str, Any]]  # [{"index", "name", "label"}]
+    labels: tuple[ClassInfo, ...]  # labels.json, in index order
     image_size: int
     _fn: Callable[[np.ndarray], np.ndarray]
 
@@ -43,7 +44,7 @@ class ExportedModel:
         parts = [self._fn(images[i : i + PREDICT_BATCH]) for i in range(0, len(images), PREDICT_BATCH)]
         return np.concatenate(parts)
 
-    def predict_files(self, paths: Sequence[str | os.PathLike[str]], top_k: int = 3) -> list[dict[str, Any]]:
+    def predict_files(self, paths: Sequence[str | os.PathLike[str]], top_k: int = 3) -> list[Prediction]:
         """Image files (and folders of them) decoded as at training time: one record per file,
         ``{"path", "top": [{"label", "name", "probability"}, ...]}`` or ``{"path", "error"}``."""
 
@@ -60,7 +61,7 @@ def _read_meta(root: Path, name: str) -> Any:
         raise ModelFileError(f"cannot read {path} ({exc}) — export the model again") from None
 
 
-def _labels(root: Path) -> list[dict[str, Any]]:
+def _labels(root: Path) -> tuple[ClassInfo, ...]:
     """labels.json: ``[{"index": i, "name": str, "label": str}, ...]`` in index order."""
     labels = _read_meta(root, "labels.json")
     if not (
@@ -78,7 +79,7 @@ def _labels(root: Path) -> list[dict[str, Any]]:
             f"{root / 'labels.json'} is malformed (expected a list of {{index, name, label}} in index order) "
             "— export the model again"
         )
-    return labels
+    return tuple(ClassInfo(item["index"], item["name"], item["label"]) for item in labels)
 
 
 def _image_size(root: Path) -> int:

@@ -4,10 +4,12 @@ fields a consumer can follow without hpo)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from hpo.data.decode import RESIZE_MODE
+from hpo.data.prepared import ClassInfo
 from hpo.data.scan import ANIMALS10_LABELS
 from hpo.records.export import ExportMetrics
 
@@ -98,10 +100,10 @@ def model_sentence(family: str) -> str:
     return f"An ImageNet-pretrained {family} backbone with a searched head, fine-tuned by an Optuna search"
 
 
-def model_card(metrics: ExportMetrics, labels: list[dict[str, Any]]) -> str:
+def model_card(metrics: ExportMetrics, labels: Sequence[ClassInfo]) -> str:
     """The card's Markdown text, from what `hpo export` measured."""
     m = metrics
-    names = {item["name"] for item in labels}
+    names = {item.name for item in labels}
     is_animals10 = names == set(ANIMALS10_LABELS)
     sizes = m.split_sizes
     lines = [

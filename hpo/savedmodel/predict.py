@@ -10,7 +10,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from hpo.savedmodel.metrics import classification_metrics
 if TYPE_CHECKING:  # the model reads files through this module, not the other way round
     from hpo.savedmodel.inference import ExportedModel
 
-__all__ = ["Evaluation", "collect_images", "evaluate_dataset", "predict_files"]
+__all__ = ["Evaluation", "Guess", "Prediction", "collect_images", "evaluate_dataset", "predict_files"]
 
 
 def collect_images(paths: Sequence[Path]) -> list[Path]:
@@ -59,19 +59,35 @@ def _decode(
     return (np.stack(good) if good else np.zeros((0, s, s, 3), np.uint8)), ok, broken
 
 
+class Guess(TypedDict):
+    """One of a file's top classes."""
+
+    label: str
+    name: str
+    probability: float
+
+
+class Prediction(TypedDict, total=False):
+    """One file's result: ``top`` guesses (best first), or the ``error`` that kept it from being read."""
+
+    path: str
+    top: list[Guess]
+    error: str
+
+
 def predict_files(
     model: ExportedModel, files: Sequence[Path], top_k: int = 3, progress: bool = False
-) -> list[dict[str, Any]]:
+) -> list[Prediction]:
     """One record per file: ``{"path", "top": [{"label", "name", "probability"}...]}`` or
     ``{"path", "error"}`` for a file that cannot be read."""
     images, ok, broken = _decode(model, files, progress)
     probs = model.predict(images)
     k = max(1, min(top_k, len(model.labels)))
-    records: list[dict[str, Any]] = [{"path": str(f)} for f in files]
+    records: list[Prediction] = [{"path": str(f)} for f in files]
     for row, i in enumerate(ok):
         order = np.argsort(-probs[row])[:k]
         records[i]["top"] = [
-            {"label": model.labels[j]["label"], "name": model.labels[j]["name"], "probability": float(probs[row, j])}
+            {"label": model.labels[j].label, "name": model.labels[j].name, "probability": float(probs[row, j])}
             for j in order
         ]
     for i, reason in broken.items():
@@ -83,13 +99,11 @@ def _match_classes(model: ExportedModel, classes: Sequence[str]) -> dict[str, in
     """Dataset class -> model class index, by folder name or English label (any case)."""
     keys: dict[str, int] = {}
     for item in model.labels:
-        keys[str(item["name"]).lower()] = int(item["index"])
-        keys[str(item["label"]).lower()] = int(item["index"])
+        keys[item.name.lower()] = item.index
+        keys[item.label.lower()] = item.index
     unmatched = [c for c in classes if c.lower() not in keys]
     if unmatched:
-        model_side = ", ".join(
-            f"{m['name']} ({m['label']})" if m["name"] != m["label"] else m["name"] for m in model.labels
-        )
+        model_side = ", ".join(f"{m.name} ({m.label})" if m.name != m.label else m.name for m in model.labels)
         raise HpoError(
             f"dataset classes don't match the model: dataset has {', '.join(classes)}; "
             f"model has {model_side} — unmatched: {', '.join(unmatched)}"
@@ -138,5 +152,5 @@ def evaluate_dataset(model: ExportedModel, path: Path, split: str = "test", prog
     if len(y_true) == 0:
         raise HpoError(f"no readable images in {path}")
     probs = model.predict(images)
-    metrics = classification_metrics(y_true, probs.argmax(1), [str(m["label"]) for m in model.labels])
+    metrics = classification_metrics(y_true, probs.argmax(1), [m.label for m in model.labels])
     return Evaluation(str(model.root), model.kind, source, skipped, metrics)

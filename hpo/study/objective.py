@@ -192,7 +192,7 @@ class Objective:
             write(trial, TrialRecord(fail_reason=f"out of memory: {str(exc).splitlines()[0][:200]}"))
             raise TrialFailed(f"out of memory ({type(exc).__name__})") from exc
         finally:
-            write(trial, TrialRecord(**result.best_epoch_stats()))
+            write(trial, result.best_epoch())
             if cfg.multi_objective:
                 write(trial, TrialRecord(val_accuracy_curve=result.curve))
             release()

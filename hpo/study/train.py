@@ -26,6 +26,7 @@ from hpo.data.prepared import PreparedData
 from hpo.model.batchnorm import BatchNormCalibrator, RecalibrateBatchNorm, recalibration_sample
 from hpo.model.builders import Builder
 from hpo.model.families import Candidate, build_candidate
+from hpo.records.trial import TrialRecord
 
 __all__ = ["METRIC", "FitResult", "early_stopping", "fit", "release", "train_params"]
 
@@ -56,19 +57,19 @@ class FitResult:
             return 0
         return next((i + 1 for i, v in enumerate(losses) if not math.isfinite(v)), None)
 
-    def best_epoch_stats(self) -> dict[str, Any]:
-        """Best epoch (1-based) by val accuracy and its numbers (``fit_train_accuracy`` is Keras's
-        running metric, with dropout and augmentation on)."""
+    def best_epoch(self) -> TrialRecord:
+        """Best epoch (1-based) by val accuracy and its numbers, as trial attributes
+        (``fit_train_accuracy`` is Keras's running metric, with dropout and augmentation on)."""
         if not self.curve:
-            return {"epochs_run": self.epochs_run}
+            return TrialRecord(epochs_run=self.epochs_run)
         best = int(np.argmax(self.curve))
-        return {
-            "best_epoch": best + 1,
-            "epochs_run": len(self.curve),
-            "fit_train_accuracy": float(self.history["accuracy"][best]),
-            "val_loss": float(self.history["val_loss"][best]),
-            "seconds_per_epoch": float(np.mean(self.seconds)) if self.seconds else 0.0,
-        }
+        return TrialRecord(
+            best_epoch=best + 1,
+            epochs_run=len(self.curve),
+            fit_train_accuracy=float(self.history["accuracy"][best]),
+            val_loss=float(self.history["val_loss"][best]),
+            seconds_per_epoch=float(np.mean(self.seconds)) if self.seconds else 0.0,
+        )
 
 
 class _Recorder(keras.callbacks.Callback):
