@@ -17,11 +17,12 @@ CIFAR10_MINI = SHARED / "datasets" / "cifar10-mini"
 ANIMALS10_SAMPLE = SHARED / "datasets" / "animals10-sample"
 
 
-def require(condition: bool, reason: str) -> None:
-    """Skip when ``condition`` is false — but fail under CI, where everything must be present."""
+def require(condition: bool, reason: str, *, strict: bool | None = None) -> None:
+    """Skip when ``condition`` is false — but fail where it must be present: under CI by default
+    (``strict``: whether this machine must have it, e.g. a GPU runner that sets HPO_REQUIRE_GPU=1)."""
     if condition:
         return
-    if os.environ.get("CI") == "true":
+    if strict if strict is not None else os.environ.get("CI") == "true":
         pytest.fail(f"required under CI: {reason}")
     pytest.skip(reason)
 

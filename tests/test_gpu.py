@@ -3,6 +3,7 @@ precision falling back to float32 with one warning), and the real check where a 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tests.conftest import run_hpo
+from tests.conftest import require, run_hpo
 from tests.studyfiles import write_study
 
 
@@ -38,8 +39,9 @@ def test_pinned_worker_records_its_gpu_and_mixed_precision_falls_back(synth_dir:
 
 @pytest.mark.gpu
 def test_mixed_precision_on_a_real_gpu() -> None:
-    if not _gpus_visible():
-        pytest.skip("no GPU visible to TensorFlow on this machine")
+    require(
+        _gpus_visible(), "no GPU visible to TensorFlow on this machine", strict=os.environ.get("HPO_REQUIRE_GPU") == "1"
+    )
     code = (
         "from hpo.workers.process import configure_tensorflow; import keras; "
         "print(configure_tensorflow(mixed_precision=True), keras.mixed_precision.global_policy().name)"
