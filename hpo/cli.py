@@ -17,6 +17,7 @@ from hpo.commands import search as search_cmd
 from hpo.commands import watch as watch_cmd
 from hpo.commands import worker as worker_cmd
 from hpo.errors import HpoError
+from hpo.names import one_line
 
 __all__ = ["build_parser", "main"]
 
@@ -94,8 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except HpoError as exc:
-        message = " ".join(str(exc).split("\n"))
-        print(f"hpo: error: {message}", file=sys.stderr)
+        print(f"hpo: error: {one_line(str(exc))}", file=sys.stderr)  # a name in it forges no line, no escape
         return exc.exit_code
     except KeyboardInterrupt:
         print("hpo: interrupted", file=sys.stderr)

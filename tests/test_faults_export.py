@@ -59,7 +59,9 @@ def test_a_folder_with_user_files_is_refused_and_left_intact(study: Path, tmp_pa
     (mine / "sub" / "notes.md").write_text("and me")
     (mine / "metrics.json").write_text("{}")  # one export-like name does not make an export
     proc = run_hpo("export", study, "--out", mine)
-    assert_user_error(proc, "holds files that are not an hpo export (keep.txt, sub)", "or move them")
+    assert_user_error(
+        proc, "holds files not written by `hpo export` (keep.txt, metrics.json, sub/notes.md)", "move them"
+    )
     assert (mine / "keep.txt").read_text() == "keep me" and (mine / "sub" / "notes.md").read_text() == "and me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "studies"]  # no temp or lock left beside it
 

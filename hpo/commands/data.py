@@ -68,7 +68,9 @@ def register(sub: Any) -> None:
         ),
     )
     p.add_argument("src", metavar="SRC", help="dataset folder with one sub-folder per class")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (not inside SRC)")
+    p.add_argument(
+        "--out", required=True, metavar="DIR", help="output folder: new, empty or prepared by hpo (not inside SRC)"
+    )
     p.add_argument(
         "--image-size",
         type=int,

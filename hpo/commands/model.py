@@ -10,6 +10,7 @@ from typing import Any
 
 from hpo.commands.search import ENV_HELP
 from hpo.errors import HpoError
+from hpo.names import shown
 
 __all__ = ["register"]
 
@@ -72,7 +73,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"{result.dataset} with {result.model} ({result.format}):")
         print(format_metrics(result.metrics))
         for s in result.skipped:
-            print(f"hpo: skipped {s['path']}: {s['reason']}", file=sys.stderr)
+            print(f"hpo: skipped {shown(s['path'])}: {shown(s['reason'])}", file=sys.stderr)
     return 0
 
 
@@ -85,18 +86,18 @@ def _predict(args: argparse.Namespace) -> int:
     files = collect_images([Path(p) for p in args.paths])  # cheap checks first, then TensorFlow
     model = load_exported(Path(args.model))
     if not files:
-        raise HpoError(f"no image files in {', '.join(args.paths)}")
+        raise HpoError(f"no image files in {', '.join(map(shown, args.paths))}")
     records = predict_files(model, files, args.top_k, progress=not args.no_progress)
     if args.json:
         print(json.dumps(records, indent=1))
     for r in records:
         if "error" in r:
-            print(f"hpo: cannot read {r['path']}: {r['error']}", file=sys.stderr)
+            print(f"hpo: cannot read {shown(r['path'])}: {shown(r['error'])}", file=sys.stderr)
         elif not args.json:
             best, rest = r["top"][0], r["top"][1:]
-            alternatives = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in rest)
+            alternatives = ", ".join(f"{shown(t['label'])} {t['probability']:.3f}" for t in rest)
             others = f"  ({alternatives})" if rest else ""
-            print(f"{r['path']}\t{best['label']}\t{best['probability']:.3f}{others}")
+            print(f"{shown(r['path'])}\t{shown(best['label'])}\t{best['probability']:.3f}{others}")
     if all("error" in r for r in records):
         raise HpoError(f"none of the {len(records)} files could be read as an image")
     return 0
@@ -128,7 +129,9 @@ def register(sub: Any) -> None:
     e.add_argument("--max-latency-ms", type=float, help="multi-objective: most accurate Pareto trial at most this fast")
     e.add_argument("--max-params", type=int, help="multi-objective: most accurate Pareto trial with at most N params")
     e.add_argument(
-        "--out", metavar="DIR", help="output folder: new, empty or an earlier export (default models/<study name>)"
+        "--out",
+        metavar="DIR",
+        help="output folder: new, empty or an unchanged earlier export (default models/<study name>)",
     )
     e.add_argument("--epochs", type=int, help="retrain epochs (default: the trial's best epoch)")
     e.add_argument("--tflite", action="store_true", help="also write float16 and int8 .tflite files")

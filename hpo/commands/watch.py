@@ -31,12 +31,13 @@ def _dashboard(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from hpo.config import load_config
-    from hpo.report.html import build_report, default_report_path
+    from hpo.report.html import build_report, check_report_out, default_report_path
     from hpo.study.study import load_study
     from hpo.workers.storage import storage_override
 
     config = load_config(args.study).with_overrides(storage=storage_override(args.storage))
     out = Path(args.out) if args.out else default_report_path(config)
+    check_report_out(out)  # before the study is read
     path = build_report(load_study(config), config, out)
     print(f"Report: {path}  ({path.stat().st_size / 1e6:.1f} MB, self-contained, works offline)")
     return 0
@@ -73,6 +74,8 @@ def register(sub: Any) -> None:
         ),
     )
     r.add_argument("study", metavar="STUDY.toml", help="study file")
-    r.add_argument("--out", metavar="FILE", help="output file (default studies/<name>/report.html)")
+    r.add_argument(
+        "--out", metavar="FILE", help="output file, new or a report hpo wrote (default studies/<name>/report.html)"
+    )
     r.add_argument("--storage", metavar="URL", help=f"storage URL (overrides the file){ENV_HELP}")
     r.set_defaults(func=_report)

@@ -135,7 +135,7 @@ def load_config(path: Path | str) -> StudyConfig:
     if not file.is_file():
         raise ConfigError(f"study file not found: {file}")
     try:
-        doc = tomllib.loads(file.read_text(encoding="utf-8"))
+        doc = tomllib.loads(file.read_text(encoding="utf-8-sig"))  # -sig: a BOM (Notepad's "UTF-8 with BOM") is dropped
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: not valid TOML ({exc})") from None
     return config_from_dict(doc, file)

@@ -9,6 +9,9 @@ Files in the output folder:
   between the two files (new images, old manifest) is detected, never read as mismatched rows.
 - ``index.json`` — per source file ``[size, mtime_ns, sha256]`` so an unchanged file is not
   read again, and the reasons of files that failed to decode (by content hash).
+- ``report.json`` (`hpo.data.prepare`), ``.prepare-lock``, and ``.hpo-prepared``: written before
+  any other file, it marks the folder as hpo's (`hpo.owned`). A folder holding anything else,
+  or these names without the marker, is a user's: `strangers` names what `prepare` would replace.
 
 A re-run reuses every row whose content hash is already in a verified ``images.npy`` at the
 same size and decodes only new files; with nothing new it rewrites nothing. An unverified
@@ -30,23 +33,62 @@ from hpo.data.decode import RESIZE_MODE
 from hpo.data.scan import ScannedFile, os_reason
 from hpo.errors import DataError
 from hpo.fsutil import crash_point, read_json, sha256_file, write_json
+from hpo.owned import PREPARED_MARKER, is_prepared
 
 __all__ = [
     "IMAGES_FILE",
     "INDEX_FILE",
+    "LOCK_FILE",
     "MANIFEST_FILE",
+    "REPORT_FILE",
     "SCRATCH_FILES",
     "PreparedCache",
+    "mark_prepared",
     "scratch_rows",
     "sha256_file",
+    "strangers",
     "verified_images",
 ]
 
 IMAGES_FILE = "images.npy"
 INDEX_FILE = "index.json"
 MANIFEST_FILE = "manifest.json"
+REPORT_FILE = "report.json"
+LOCK_FILE = ".prepare-lock"
 #: Work files of an unfinished `prepare`; a later one (holding the folder's lock) deletes them.
 SCRATCH_FILES = (".decoded.tmp.npy", f".{IMAGES_FILE}.tmp")
+_JSON_FILES = (MANIFEST_FILE, REPORT_FILE, INDEX_FILE, PREPARED_MARKER)
+#: every name `prepare` writes into its folder (and ``.NAME.<random>``, `write_json`'s temporary files)
+PREPARED_FILES = frozenset({IMAGES_FILE, LOCK_FILE, *_JSON_FILES, *SCRATCH_FILES})
+
+
+def _written_by_an_earlier_hpo(out: Path) -> bool:
+    """A folder prepared before the marker: its manifest is hpo's (classes, items, image size)."""
+    manifest = _load_json(out / MANIFEST_FILE)
+    return all(isinstance(manifest.get(k), t) for k, t in (("classes", list), ("items", list), ("image_size", int)))
+
+
+def strangers(out: Path) -> list[str]:
+    """Names in ``out`` that `prepare` did not write (it would replace or leave them among its
+    files): [] for a missing or empty folder, or hpo's prepared data."""
+    if not out.is_dir():
+        return []
+    marked = is_prepared(out) or _written_by_an_earlier_hpo(out)
+    temporary = tuple(f".{name}." for name in _JSON_FILES)
+
+    def ours(name: str) -> bool:
+        path = out / name
+        if path.is_symlink() or not path.is_file():
+            return False
+        return name == LOCK_FILE or name.startswith(temporary) or (marked and name in PREPARED_FILES)
+
+    return [name for name in sorted(os.listdir(out)) if not ours(name)]
+
+
+def mark_prepared(out: Path) -> None:
+    """Write ``out/.hpo-prepared`` (before anything else is written there) if it is missing."""
+    if not is_prepared(out):
+        write_json(out / PREPARED_MARKER, {"written_by": "hpo data prepare", "files": sorted(PREPARED_FILES)})
 
 
 @contextmanager

@@ -17,16 +17,26 @@ from typing import Any
 import numpy as np
 
 from hpo.config.schema import DataConfig
-from hpo.data.cache import MANIFEST_FILE, SCRATCH_FILES, PreparedCache, scratch_rows
+from hpo.data.cache import (
+    LOCK_FILE,
+    MANIFEST_FILE,
+    REPORT_FILE,
+    SCRATCH_FILES,
+    PreparedCache,
+    mark_prepared,
+    scratch_rows,
+    strangers,
+)
 from hpo.data.decode import RESIZE_MODE, decode_many
 from hpo.data.scan import DatasetScan, ScannedFile, display_label, scan_dataset
 from hpo.data.split import SPLITS, check_fractions, stratified_split
-from hpo.errors import DataError
+from hpo.errors import DataError, OutputError
 from hpo.fsutil import crash_point, file_lock, write_json
+from hpo.names import shown
+from hpo.owned import listing, owner_above
 
 __all__ = ["REPORT_FILE", "PrepareResult", "format_summary", "prepare"]
 
-REPORT_FILE = "report.json"
 MIN_SIZE, MAX_SIZE = 8, 1024
 
 
@@ -40,24 +50,39 @@ def _resolved(path: Path, what: str) -> Path:
     try:
         return path.resolve()
     except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop (Python < 3.13)
-        raise DataError(f"{what} {path} is a symbolic link loop — point it at a real folder") from None
+        raise DataError(f"{what} {shown(path)} is a symbolic link loop — point it at a real folder") from None
 
 
 def _check_args(src: Path, out: Path, image_size: int, val: float, test: float) -> None:
     if not MIN_SIZE <= image_size <= MAX_SIZE:
         raise DataError(f"--image-size must be between {MIN_SIZE} and {MAX_SIZE}, got {image_size}")
     check_fractions(val, test)
+    flag = f"--out {shown(out)}"
     if _resolved(out, "--out").is_relative_to(_resolved(src, "dataset folder")) and src.exists():
-        raise DataError(f"--out {out} is inside the dataset folder {src} — write the cache elsewhere")
+        raise DataError(f"{flag} is inside the dataset folder {shown(src)} — write the cache elsewhere")
     if out.exists() and not out.is_dir():
-        raise DataError(f"--out {out} is a file, not a folder — name a folder for the prepared data")
+        raise DataError(f"{flag} is a file, not a folder — name a folder for the prepared data")
+    if (owner := owner_above(out)) is not None:
+        raise OutputError(f"{flag} is inside {owner} — name a folder outside it for the prepared data")
+    _check_ours(out)
+
+
+def _check_ours(out: Path) -> None:
+    """`OutputError` when ``out`` holds files `prepare` did not write (it never replaces them)."""
+    if found := strangers(out):
+        raise OutputError(
+            f"--out {shown(out)} holds files not written by `hpo data prepare` ({listing(found)}) — "
+            "name a new folder for the prepared data, or move them"
+        )
 
 
 def _make_out(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DataError(f"cannot create --out {out} ({exc.strerror or exc}) — name a folder you can write") from None
+        raise DataError(
+            f"cannot create --out {shown(out)} ({exc.strerror or exc}) — name a folder you can write"
+        ) from None
 
 
 def prepare(
@@ -81,11 +106,13 @@ def prepare(
     scan = scan_dataset(src)
     if len(scan.classes) < 2:
         raise DataError(
-            f"only one class folder ('{scan.classes[0]}') in {scan.root} — a classifier needs at least two; "
+            f"only one class folder ({scan.classes[0]!r}) in {shown(scan.root)} — a classifier needs at least two; "
             "add one sub-folder per class"
         )
     _make_out(out)
-    with file_lock(out / ".prepare-lock"):  # workers sharing a folder prepare it once, in turn
+    with file_lock(out / LOCK_FILE):  # workers sharing a folder prepare it once, in turn
+        _check_ours(out)  # again, now that no other `prepare` is writing it
+        mark_prepared(out)  # before anything else: a folder hpo has written to is hpo's
         for name in SCRATCH_FILES:  # left by a prepare that was killed (we hold the lock: none is running)
             (out / name).unlink(missing_ok=True)
         return _prepare_locked(scan, out, image_size, val, test, seed, workers, progress, started)
@@ -156,7 +183,7 @@ def _prepare_locked(
         empty = [c for c, shas in by_class.items() if not shas]
         if empty:
             raise DataError(
-                f"class folder '{empty[0]}' has no usable image ({scan.root / empty[0]}) — "
+                f"class folder {empty[0]!r} has no usable image ({shown(scan.root / empty[0])}) — "
                 "add images or remove the folder"
             )
         split_of = stratified_split(by_class, val, test, seed)
@@ -226,16 +253,18 @@ def format_summary(result: PrepareResult, max_skipped: int = 10) -> str:
     sp = r["splits"]
     size = f"{r['image_size']}x{r['image_size']}"
     lines = [
-        f"Prepared {r['used']} images in {len(r['classes'])} classes at {size} -> {result.out}"
+        f"Prepared {r['used']} images in {len(r['classes'])} classes at {size} -> {shown(result.out)}"
         f"  (train {sp['train']} / val {sp['val']} / test {sp['test']})",
         f"  decoded {r['decoded']}, reused {r['reused']} from cache; "
         f"skipped {len(r['skipped'])} broken, ignored {r['ignored']} non-image, "
         f"dropped {r['duplicates']} duplicates; {r['seconds']:.1f} s",
         _row("class", "label", "count", "train", "val", "test"),
     ]
-    lines += [_row(c["name"], c["label"], c["count"], c["train"], c["val"], c["test"]) for c in r["classes"]]
+    lines += [
+        _row(shown(c["name"]), shown(c["label"]), c["count"], c["train"], c["val"], c["test"]) for c in r["classes"]
+    ]
     for s in r["skipped"][:max_skipped]:
-        lines.append(f"  skipped {s['path']}: {s['reason']}")
+        lines.append(f"  skipped {shown(s['path'])}: {shown(s['reason'])}")
     if len(r["skipped"]) > max_skipped:
         lines.append(f"  ... and {len(r['skipped']) - max_skipped} more skipped (see report.json)")
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hpo.errors import DataError
+from hpo.names import shown
 
 __all__ = [
     "ANIMALS10_LABELS",
@@ -60,7 +61,7 @@ def os_reason(exc: OSError, path: Path) -> str:
     if exc.errno == errno.ELOOP:
         return "symbolic link loop"
     if exc.errno == errno.ENOENT and path.is_symlink():
-        return f"broken symbolic link (target {os.readlink(path)} missing)"
+        return f"broken symbolic link (target {shown(os.readlink(path))} missing)"
     return f"cannot read file ({exc.strerror or exc})"
 
 
@@ -81,9 +82,9 @@ def find_root(src: Path) -> Path:
     """The folder whose sub-folders are the classes; detects Kaggle's ``raw-img/`` layout."""
     if not src.exists():
         link = " (a broken or looping symbolic link)" if src.is_symlink() else ""
-        raise DataError(f"dataset folder not found: {src}{link} — pass the folder with one sub-folder per class")
+        raise DataError(f"dataset folder not found: {shown(src)}{link} — pass the folder with one sub-folder per class")
     if not src.is_dir():
-        raise DataError(f"not a folder: {src} — pass the folder with one sub-folder per class")
+        raise DataError(f"not a folder: {shown(src)} — pass the folder with one sub-folder per class")
     kaggle = src / "raw-img"
     return kaggle if kaggle.is_dir() else src
 
@@ -98,7 +99,9 @@ def scan_dataset(src: Path) -> DatasetScan:
     try:
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     except OSError as exc:
-        raise DataError(f"cannot list the dataset folder {root} ({exc.strerror}) — check its permissions") from None
+        raise DataError(
+            f"cannot list the dataset folder {shown(root)} ({exc.strerror}) — check its permissions"
+        ) from None
 
     def unlisted(exc: OSError) -> None:
         where = Path(exc.filename or root)

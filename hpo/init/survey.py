@@ -15,6 +15,7 @@ from PIL import Image, UnidentifiedImageError
 
 from hpo.data.scan import ScannedFile, scan_dataset
 from hpo.errors import DataError
+from hpo.names import shown
 
 __all__ = ["SAMPLE_PER_CLASS", "Survey", "format_survey", "survey"]
 
@@ -97,18 +98,20 @@ def survey(src: Path, per_class: int = SAMPLE_PER_CLASS) -> Survey:
 
 def format_survey(s: Survey) -> str:
     """What `hpo init` prints about the dataset: classes with counts, total, sizes, problems."""
-    where = f"{s.src} (Kaggle layout: classes in {s.root.name}/)" if s.root.name == "raw-img" else f"{s.src}"
-    classes = ", ".join(f"{c}\0{n:,}" for c, n in s.counts)  # \0: no line break inside "name count"
+    where = f"{shown(s.src)} (Kaggle layout: classes in {s.root.name}/)" if s.root.name == "raw-img" else shown(s.src)
+    classes = ", ".join(f"{shown(c)}\0{n:,}" for c, n in s.counts)  # \0: no line break inside "name count"
     sides = s.short_sides
     w, h = s.median_size
     counted = "all" if s.checked == s.total else f"a sample of {s.checked:,}"
-    problems = f"{len(s.broken)} of {s.checked:,} headers unreadable" + (f" (e.g. {s.broken[0]})" if s.broken else "")
+    problems = f"{len(s.broken)} of {s.checked:,} headers unreadable" + (
+        f" (e.g. {shown(s.broken[0])})" if s.broken else ""
+    )
     if s.unreadable_folders:
         problems += f"; {s.unreadable_folders} folders cannot be listed"
     lines = [
         f"Dataset {where}",
         f"  {len(s.counts)} classes: " + textwrap.fill(classes, 96, subsequent_indent=" " * 4).replace("\0", " "),
-        f"  {s.total:,} images (smallest class: {s.smallest[0]}, {s.smallest[1]:,})",
+        f"  {s.total:,} images (smallest class: {shown(s.smallest[0])}, {s.smallest[1]:,})",
         f"  image size ({counted}): median {w}x{h}; short side median {s.median_short_side} px, "
         f"min {sides[0]}, max {sides[-1]}",
         f"  broken: {problems} (the search's decoding skips the rest); ignored (not images, hidden): {s.ignored:,}",

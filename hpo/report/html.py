@@ -2,7 +2,10 @@
 
 Every section shows its figure or says in words why there is none (too few complete trials, a
 switchable parameter in no complete trial, an export the study records but this host lacks);
-figures that leave parameters out list them with the reason."""
+figures that leave parameters out list them with the reason.
+
+``--out`` replaces only a report hpo wrote (`check_report_out`: the file starts with `REPORT_HEAD`,
+or the head of a report of an earlier hpo), never another file nor a file inside an export."""
 
 from __future__ import annotations
 
@@ -18,15 +21,21 @@ import optuna
 import plotly.graph_objects as go
 
 from hpo.config import StudyConfig
-from hpo.errors import ModelFileError
+from hpo.errors import ModelFileError, OutputError
 from hpo.fsutil import write_text
+from hpo.names import shown
+from hpo.owned import owner_above
 from hpo.records.export import METRICS_FILE, ExportMetrics
 from hpo.records.study import ExportRecord
 from hpo.report.figures import SLICE_PARAMS, NoPlot, confusion_figure, learning_curves, per_class_table, states_figure
 from hpo.report.params import VIZ, StudyViews
 from hpo.report.summary import format_summary, study_summary
 
-__all__ = ["Panel", "build_report", "default_report_path", "report_panels"]
+__all__ = ["REPORT_HEAD", "Panel", "build_report", "check_report_out", "default_report_path", "report_panels"]
+
+#: how every report hpo writes begins: its mark, read before a file is replaced
+REPORT_HEAD = "<!DOCTYPE html><html><head><meta charset='utf-8'><meta name='generator' content='hpo report'>"
+_EARLIER_HEAD = "<!DOCTYPE html><html><head><meta charset='utf-8'><title>hpo report: "  # before the mark
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }
@@ -170,15 +179,40 @@ def _section(panel: Panel, with_plotly: bool) -> str:
     return "".join(parts) + "</section>"
 
 
+def check_report_out(out: Path) -> None:
+    """An `OutputError` (one line) unless ``out`` is new or a report hpo wrote, outside any
+    export or prepared data."""
+    flag = f"--out {shown(out)}"
+    try:
+        owner = owner_above(out)
+    except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop (Python < 3.13)
+        raise OutputError(f"{flag} is inside a symbolic link loop — name another file") from None
+    if owner is not None:
+        raise OutputError(f"{flag} is inside {owner} — write the report elsewhere")
+    if not out.exists() and not out.is_symlink():
+        return
+    head = b""
+    if out.is_file() and not out.is_symlink():  # a link, a folder, a FIFO is not one of hpo's reports
+        try:
+            with out.open("rb") as fh:
+                head = fh.read(len(REPORT_HEAD.encode()))
+        except OSError as exc:
+            raise OutputError(f"{flag} cannot be read ({exc.strerror or exc}) — name another file") from None
+    if not head.decode("utf-8", "replace").startswith((REPORT_HEAD, _EARLIER_HEAD)):
+        raise OutputError(
+            f"{flag} is not a report written by `hpo report`, so it is not replaced — name another file, or move it"
+        )
+
+
 def build_report(study: optuna.Study, config: StudyConfig, out: Path) -> Path:
-    """Write the report to ``out`` and return it."""
+    """Write the report to ``out`` (new, or a report hpo wrote: `check_report_out`) and return it."""
+    check_report_out(out)
     panels = report_panels(study, config)
     first = next((i for i, p in enumerate(panels) if p.figure is not None), -1)
     sections = "".join(_section(p, i == first) for i, p in enumerate(panels))
     summary = html.escape(format_summary(study_summary(study, config)))
     page = (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        f"<title>hpo report: {html.escape(study.study_name)}</title><style>{_STYLE}</style></head><body>"
+        f"{REPORT_HEAD}<title>hpo report: {html.escape(study.study_name)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>Study {html.escape(study.study_name)}</h1>"
         f"<p class='meta'>{html.escape(str(config.path))} — generated {time.strftime('%Y-%m-%d %H:%M')}</p>"
         f"<pre>{summary}</pre>{sections}</body></html>"

@@ -2,7 +2,8 @@
 SavedModel + ``model.keras`` + labels/preprocess/metrics JSON + MODEL_CARD.md (+ TFLite).
 
 ``--out`` is checked before any training (`check_export_out`): it must be new, empty, or an
-earlier export, never the current, home, study or data folder. The folder is built beside the
+earlier export holding only the files its ``SHA256SUMS`` lists, unchanged (`hpo.owned`), never
+the current, home, study or data folder nor a folder inside an export or prepared data. The folder is built beside the
 destination (``.NAME.tmp-<pid>``) and swapped in at the end in one atomic rename, so a failed
 or killed export never destroys the previous one; leftovers of killed exports are removed by
 the next one. After writing, the SavedModel is reloaded with ``tf.saved_model.load`` and must
@@ -11,7 +12,6 @@ reproduce the in-memory model's outputs.
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import os
 import shutil
@@ -29,7 +29,6 @@ from hpo.config import StudyConfig
 from hpo.data.prepared import PreparedData
 from hpo.errors import ExportError, HpoError, OutputError
 from hpo.fsutil import (
-    CHECKSUMS_FILE,
     file_lock,
     recover_dir,
     replace_dir,
@@ -39,7 +38,9 @@ from hpo.fsutil import (
     write_json,
     write_text,
 )
-from hpo.records.export import METRICS_FILE, ExportMetrics, TFLiteVariant
+from hpo.names import shown
+from hpo.owned import export_strangers, listing, owner_above
+from hpo.records.export import ExportMetrics, TFLiteVariant
 from hpo.records.study import ExportRecord
 from hpo.records.trial import is_baseline
 from hpo.savedmodel.metrics import classification_metrics
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
     from hpo.savedmodel.retrain import Retrained
 
 __all__ = [
-    "EXPORT_ENTRIES",
     "MAX_ABS_DIFF",
     "ExportError",
     "check_export_out",
@@ -61,10 +61,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 MAX_ABS_DIFF = 1e-5
-#: what an export folder holds (``model_*.tflite`` too); a folder with anything else is not replaced
-EXPORT_ENTRIES = frozenset(
-    {"saved_model", "model.keras", "labels.json", "preprocess.json", METRICS_FILE, "MODEL_CARD.md", CHECKSUMS_FILE}
-)
 
 
 def relative_path(path: Path, start: Path) -> str:
@@ -75,12 +71,6 @@ def relative_path(path: Path, start: Path) -> str:
         return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()
     except ValueError:
         return str(path.resolve())
-
-
-def _foreign_entries(folder: Path) -> list[str]:
-    """Names in ``folder`` that `hpo export` did not write."""
-    names = sorted(p.name for p in folder.iterdir())
-    return [n for n in names if n not in EXPORT_ENTRIES and not fnmatch.fnmatch(n, "model_*.tflite")]
 
 
 def _protected(config: StudyConfig) -> list[tuple[Path, str]]:
@@ -103,27 +93,31 @@ def check_export_out(config: StudyConfig, out: Path) -> Path:
     """``out`` resolved, once it is sure that replacing it loses nothing but an earlier export;
     an `OutputError` (one line) otherwise."""
     todo = f"name a new folder such as models/{config.study.name}"
+    flag = f"--out {shown(out)}"
     if out.is_symlink():
-        raise OutputError(f"--out {out} is a symbolic link ({os.readlink(out)}) — name the real folder, or {todo}")
+        raise OutputError(f"{flag} is a symbolic link ({shown(os.readlink(out))}) — name the real folder, or {todo}")
     try:
         dest = out.resolve()
     except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop (Python < 3.13)
-        raise OutputError(f"--out {out} is a symbolic link loop — {todo}") from None
+        raise OutputError(f"{flag} is a symbolic link loop — {todo}") from None
     for place, what in _protected(config):
         if dest == place:
-            raise OutputError(f"--out {out} is {what} ({place}) — {todo}")
+            raise OutputError(f"{flag} is {what} ({shown(place)}) — {todo}")
         if place.is_relative_to(dest):
-            raise OutputError(f"--out {out} contains {what} ({place}) — {todo}")
+            raise OutputError(f"{flag} contains {what} ({shown(place)}) — {todo}")
     source = config.data.source.resolve() if config.data.source is not None else None
     if source is not None and dest.is_relative_to(source):
-        raise OutputError(f"--out {out} is inside the dataset ({source}) — {todo}")
+        raise OutputError(f"{flag} is inside the dataset ({shown(source)}) — {todo}")
     for folder in (dest, *dest.parents):
         if folder.exists() and not folder.is_dir():
-            where = f"is a file ({folder})" if folder == dest else f"is inside a file ({folder})"
-            raise OutputError(f"--out {out} {where} — {todo}")
-    if dest.is_dir() and (foreign := _foreign_entries(dest)):
-        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-        raise OutputError(f"--out {out} holds files that are not an hpo export ({shown}) — {todo}, or move them")
+            where = f"is a file ({shown(folder)})" if folder == dest else f"is inside a file ({shown(folder)})"
+            raise OutputError(f"{flag} {where} — {todo}")
+    if (owner := owner_above(dest)) is not None:
+        raise OutputError(f"{flag} is inside {owner} — {todo}")
+    if strangers := export_strangers(dest):
+        raise OutputError(
+            f"{flag} holds files not written by `hpo export` ({listing(strangers)}) — {todo}, or move them"
+        )
     return dest
 
 

@@ -18,6 +18,7 @@ from hpo.data.decode import decode_many
 from hpo.data.prepared import load_prepared
 from hpo.data.scan import is_image_name, scan_dataset
 from hpo.errors import HpoError
+from hpo.names import shown
 from hpo.records.export import ClassificationReport
 from hpo.savedmodel.metrics import classification_metrics
 
@@ -38,7 +39,7 @@ def collect_images(paths: Sequence[Path]) -> list[Path]:
             files.append(p)
         else:
             link = " (a broken or looping symbolic link)" if p.is_symlink() else ""
-            raise HpoError(f"no such file or folder: {p}{link}")
+            raise HpoError(f"no such file or folder: {shown(p)}{link}")
     return files
 
 
@@ -103,10 +104,12 @@ def _match_classes(model: ExportedModel, classes: Sequence[str]) -> dict[str, in
         keys[item.label.lower()] = item.index
     unmatched = [c for c in classes if c.lower() not in keys]
     if unmatched:
-        model_side = ", ".join(f"{m.name} ({m.label})" if m.name != m.label else m.name for m in model.labels)
+        model_side = ", ".join(
+            f"{shown(m.name)} ({shown(m.label)})" if m.name != m.label else shown(m.name) for m in model.labels
+        )
         raise HpoError(
-            f"dataset classes don't match the model: dataset has {', '.join(classes)}; "
-            f"model has {model_side} — unmatched: {', '.join(unmatched)}"
+            f"dataset classes don't match the model: dataset has {', '.join(map(shown, classes))}; "
+            f"model has {model_side} — unmatched: {', '.join(map(shown, unmatched))}"
         )
     return {c: keys[c.lower()] for c in classes}
 
@@ -131,7 +134,7 @@ class Evaluation:
 def evaluate_dataset(model: ExportedModel, path: Path, split: str = "test", progress: bool = False) -> Evaluation:
     """Metrics of ``model`` on a class-folder dataset, or on one split of a prepared folder."""
     if not path.exists():
-        raise HpoError(f"no such dataset folder: {path}")
+        raise HpoError(f"no such dataset folder: {shown(path)}")
     skipped: list[dict[str, str]] = []
     if (path / "manifest.json").is_file():
         data = load_prepared(path)
