@@ -4,6 +4,7 @@ export is refused (item 10). Real folders, the real CLI (``python -m hpo``)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -172,12 +173,13 @@ def test_names_with_control_characters_are_printed_escaped(synth_dir: Path, tmp_
     src = tmp_path / "src"
     shutil.copytree(synth_dir / "circle", src / "circle")
     shutil.copytree(synth_dir / "square", src / "red\x1b[31m")
+    shutil.copytree(synth_dir / "triangle", src / os.fsdecode(b"caf\xe9"))  # not UTF-8: kept as bytes
     (src / "circle" / FORGED).write_bytes(b"not an image")  # listed as skipped, with its name
     proc = run_hpo("data", "prepare", src, "--out", tmp_path / "out", "--image-size", "16", "--no-progress")
     assert proc.returncode == 0, proc.stderr
     assert "\x1b" not in proc.stdout + proc.stderr
     assert not any(line.startswith("hpo: error") for line in proc.stdout.splitlines())
-    assert repr("red\x1b[31m") in proc.stdout
+    assert repr("red\x1b[31m") in proc.stdout and repr(os.fsdecode(b"caf\xe9")) in proc.stdout
     assert f"skipped {'circle/' + FORGED!r}: " in proc.stdout
 
     missing = tmp_path / "gone\x1b]0;owned\x07"
