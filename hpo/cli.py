@@ -17,7 +17,7 @@ from hpo.commands import search as search_cmd
 from hpo.commands import watch as watch_cmd
 from hpo.commands import worker as worker_cmd
 from hpo.errors import HpoError
-from hpo.names import one_line
+from hpo.fsutil import one_line
 
 __all__ = ["build_parser", "main"]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from hpo.commands.search import ENV_HELP
 from hpo.errors import HpoError
-from hpo.names import shown
+from hpo.fsutil import shown
 
 __all__ = ["register"]
 

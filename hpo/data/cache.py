@@ -10,7 +10,7 @@ Files in the output folder:
 - ``index.json`` — per source file ``[size, mtime_ns, sha256]`` so an unchanged file is not
   read again, and the reasons of files that failed to decode (by content hash).
 - ``report.json`` (`hpo.data.prepare`), ``.prepare-lock``, and ``.hpo-prepared``: written before
-  any other file, it marks the folder as hpo's (`hpo.owned`). A folder holding anything else,
+  any other file, it marks the folder as hpo's (`hpo.records.owned`). A folder holding anything else,
   or these names without the marker, is a user's: `strangers` names what `prepare` would replace.
 
 A re-run reuses every row whose content hash is already in a verified ``images.npy`` at the
@@ -33,7 +33,7 @@ from hpo.data.decode import RESIZE_MODE
 from hpo.data.scan import ScannedFile, os_reason
 from hpo.errors import DataError
 from hpo.fsutil import crash_point, read_json, sha256_file, write_json
-from hpo.owned import PREPARED_MARKER, is_prepared
+from hpo.records.owned import PREPARED_MARKER, is_prepared
 
 __all__ = [
     "IMAGES_FILE",

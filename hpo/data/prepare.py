@@ -31,9 +31,8 @@ from hpo.data.decode import RESIZE_MODE, decode_many
 from hpo.data.scan import DatasetScan, ScannedFile, display_label, scan_dataset
 from hpo.data.split import SPLITS, check_fractions, stratified_split
 from hpo.errors import DataError, OutputError
-from hpo.fsutil import crash_point, file_lock, write_json
-from hpo.names import shown
-from hpo.owned import listing, owner_above
+from hpo.fsutil import crash_point, file_lock, shown, write_json
+from hpo.records.owned import listing, owner_above
 
 __all__ = ["REPORT_FILE", "PrepareResult", "format_summary", "prepare"]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hpo.errors import DataError
-from hpo.names import shown
+from hpo.fsutil import shown
 
 __all__ = [
     "ANIMALS10_LABELS",

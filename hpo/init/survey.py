@@ -15,7 +15,7 @@ from PIL import Image, UnidentifiedImageError
 
 from hpo.data.scan import ScannedFile, scan_dataset
 from hpo.errors import DataError
-from hpo.names import shown
+from hpo.fsutil import shown
 
 __all__ = ["SAMPLE_PER_CLASS", "Survey", "format_survey", "survey"]
 

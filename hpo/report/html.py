@@ -22,10 +22,9 @@ import plotly.graph_objects as go
 
 from hpo.config import StudyConfig
 from hpo.errors import ModelFileError, OutputError
-from hpo.fsutil import write_text
-from hpo.names import shown
-from hpo.owned import owner_above
+from hpo.fsutil import shown, write_text
 from hpo.records.export import METRICS_FILE, ExportMetrics
+from hpo.records.owned import owner_above
 from hpo.records.study import ExportRecord
 from hpo.report.figures import SLICE_PARAMS, NoPlot, confusion_figure, learning_curves, per_class_table, states_figure
 from hpo.report.params import VIZ, StudyViews

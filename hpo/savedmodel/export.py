@@ -2,7 +2,7 @@
 SavedModel + ``model.keras`` + labels/preprocess/metrics JSON + MODEL_CARD.md (+ TFLite).
 
 ``--out`` is checked before any training (`check_export_out`): it must be new, empty, or an
-earlier export holding only the files its ``SHA256SUMS`` lists, unchanged (`hpo.owned`), never
+earlier export holding only the files its ``SHA256SUMS`` lists, unchanged (`hpo.records.owned`), never
 the current, home, study or data folder nor a folder inside an export or prepared data. The folder is built beside the
 destination (``.NAME.tmp-<pid>``) and swapped in at the end in one atomic rename, so a failed
 or killed export never destroys the previous one; leftovers of killed exports are removed by
@@ -32,15 +32,15 @@ from hpo.fsutil import (
     file_lock,
     recover_dir,
     replace_dir,
+    shown,
     size_mb,
     temp_sibling,
     write_checksums,
     write_json,
     write_text,
 )
-from hpo.names import shown
-from hpo.owned import export_strangers, listing, owner_above
 from hpo.records.export import ExportMetrics, TFLiteVariant
+from hpo.records.owned import export_strangers, listing, owner_above
 from hpo.records.study import ExportRecord
 from hpo.records.trial import is_baseline
 from hpo.savedmodel.metrics import classification_metrics

@@ -18,7 +18,7 @@ from hpo.data.decode import decode_many
 from hpo.data.prepared import load_prepared
 from hpo.data.scan import is_image_name, scan_dataset
 from hpo.errors import HpoError
-from hpo.names import shown
+from hpo.fsutil import shown
 from hpo.records.export import ClassificationReport
 from hpo.savedmodel.metrics import classification_metrics
 

@@ -15,8 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hpo.fsutil import CHECKSUMS_FILE, sha256_file
-from hpo.names import shown
+from hpo.fsutil import CHECKSUMS_FILE, sha256_file, shown
 from hpo.records.export import METRICS_FILE
 
 __all__ = ["PREPARED_MARKER", "export_strangers", "is_export", "is_prepared", "listing", "owner_above"]
