@@ -17,10 +17,12 @@ from hpo.data.scan import ScannedFile, scan_dataset
 from hpo.errors import DataError
 from hpo.fsutil import shown
 
-__all__ = ["SAMPLE_PER_CLASS", "Survey", "format_survey", "survey"]
+__all__ = ["EXAMPLES", "SAMPLE_PER_CLASS", "Survey", "format_survey", "survey"]
 
 #: images per class whose header is read for the size statistics
 SAMPLE_PER_CLASS = 300
+#: readable images kept (spread over the classes) for `hpo init`'s timing run
+EXAMPLES = 16
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class Survey:
     checked: int  # image headers read
     broken: tuple[str, ...]  # sampled files (relative paths) that Pillow cannot open
     sizes: tuple[tuple[int, int], ...]  # (width, height) of each readable sampled image
+    examples: tuple[Path, ...] = ()  # up to EXAMPLES readable images, spread over the classes
 
     @property
     def total(self) -> int:
@@ -81,19 +84,35 @@ def survey(src: Path, per_class: int = SAMPLE_PER_CLASS) -> Survey:
         by_class[f.class_name].append(f)
     sizes: list[tuple[int, int]] = []
     broken: list[str] = []
+    examples: list[Path] = []
     checked = 0
+    keep = -(-EXAMPLES // max(1, len(by_class)))  # per class
     for files in by_class.values():
+        readable = 0
         for f in _sample(files, per_class):
             checked += 1
             size = _size(f.path)
             if size is None:
                 broken.append(f.rel)
-            else:
-                sizes.append(size)
+                continue
+            sizes.append(size)
+            readable += 1
+            if readable <= keep and len(examples) < EXAMPLES:
+                examples.append(f.path)
     if not sizes:
         raise DataError(f"no readable images in {scan.root} — expected {scan.root}/<class>/<image files>")
     counts = tuple((c, len(files)) for c, files in by_class.items())
-    return Survey(src, scan.root, counts, scan.ignored, len(scan.unreadable), checked, tuple(broken), tuple(sizes))
+    return Survey(
+        src,
+        scan.root,
+        counts,
+        scan.ignored,
+        len(scan.unreadable),
+        checked,
+        tuple(broken),
+        tuple(sizes),
+        tuple(examples),
+    )
 
 
 def format_survey(s: Survey) -> str:

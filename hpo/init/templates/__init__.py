@@ -1,9 +1,10 @@
 """Study templates shipped with hpo (``NAME.toml`` beside this file), used by `hpo init`.
 
-A template is a study file in `string.Template` form: ``$name``, ``$source`` and, for each
-field of `hpo.init.scaffold.Defaults`, ``$field`` and ``$field_why`` (its reason, written as a
-comment). Its ``#:`` lines (TOML, dropped from the output) are its knobs: the budget that
-`hpo.init.scaffold.choose_defaults` fits to the data.
+A template is a study file in `string.Template` form: ``$name``, ``$source``, ``$preset`` (the
+``[[study.enqueue]]`` head start), ``$search`` (the ranges around it) and, for each `Pick` of
+`hpo.init.defaults.Defaults`, ``$field`` and ``$field_why`` (its reason, written as a comment).
+Its ``#:`` lines (TOML, dropped from the output) are its knobs: the budget and the candidates
+that `hpo.init.defaults.choose_defaults` fits to the data.
 """
 
 from __future__ import annotations
@@ -29,10 +30,14 @@ class Template:
     description: str
     max_image_size: int
     image_size_note: str  # said when the median image is larger than the cap
-    passes_per_trial: int  # image passes per trial at 32 px (a 64 px image counts 4)
+    minutes: float  # the search's default budget (its timeout)
+    timing: str  # where `hpo init` times the preset: "any" device, or only where a "gpu" is visible
     epochs: tuple[int, int]  # max_epochs is clamped to this range
-    n_trials: int
+    n_trials: int  # the trial cap when the preset is not timed
     batch_sizes: tuple[int, ...]  # candidates; `choose_defaults` keeps those that fit the data
+    batch_cap: int  # the preset's largest batch size
+    widths: tuple[int, ...]  # the preset's first-block widths (filters) to choose from
+    width: int  # the preset's width when it is not timed
 
 
 def template_names() -> list[str]:
@@ -47,6 +52,6 @@ def load_template(name: str) -> Template:
     lines = (resources.files(__name__) / f"{name}.toml").read_text(encoding="utf-8").splitlines()
     knobs = tomllib.loads("\n".join(ln[2:] for ln in lines if ln.startswith("#:")))
     text = "\n".join(ln for ln in lines if not ln.startswith("#:")) + "\n"
-    knobs["epochs"] = tuple(knobs["epochs"])
-    knobs["batch_sizes"] = tuple(knobs["batch_sizes"])
+    for key in ("epochs", "batch_sizes", "widths"):
+        knobs[key] = tuple(knobs[key])
     return Template(name=name, text=text, **knobs)
