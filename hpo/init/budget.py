@@ -2,8 +2,8 @@
 
 A trial of a network costs its warm-up (build and tracing, measured), each epoch (the training
 images at the measured seconds per image, plus the validation and BatchNorm-calibration images
-at ~1/3 of that: a forward pass has no backward) and one last pass over the training images
-(the train accuracy a trial records). A network of another width costs in proportion to its
+at ~1/3 of that: a forward pass has no backward, and ~1 s of set-up) and one last pass over the
+training images (the train accuracy a trial records). A network of another width costs in proportion to its
 multiply-adds. The plan then keeps the recipe's training length where it can and fits the rest:
 the widest first block whose full training takes at most 1/4 of the budget (studies/
 cifar10-mini.toml's 25 minutes held 3.8 of its preset), a Hyperband pruner whose first rung is
@@ -22,6 +22,9 @@ from hpo.model.space import CNNParams
 __all__ = ["FULL_TRAININGS", "Budget", "TrialCost", "multiply_adds", "plan_budget", "pruner_for"]
 
 EVAL_SHARE = 1 / 3  # an inference image costs this share of a training image
+#: seconds each epoch costs whatever its images (the validation pass and BatchNorm probe set up,
+#: callbacks): measured epochs ran 0.9-1.9 s over the per-image estimate (benchmarks/init_timing.py)
+EPOCH_OVERHEAD = 1.0
 FULL_TRAININGS = 4  # full trainings of the preset a budget holds
 MIN_EPOCH_SHARE = 2 / 3  # epochs shrink to this share of the recipe's before the width does
 CHEAP = 1 / 4  # the cheapest candidates of the ranges cost about this share of the preset's epoch
@@ -61,7 +64,7 @@ class TrialCost:
 
     def epoch(self, width: int) -> float:
         t = self._image(width)
-        return self.n_train * t + self.n_eval * t * EVAL_SHARE
+        return EPOCH_OVERHEAD + self.n_train * t + self.n_eval * t * EVAL_SHARE
 
     def trial(self, width: int, epochs: int) -> float:
         warmup = max(0.0, self.timing.warmup_seconds - self.timing.step_seconds)
