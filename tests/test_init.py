@@ -147,7 +147,9 @@ def test_flips_follow_the_class_names(tmp_path: Path) -> None:
     for names in (["turn_left", "turn_right"], ["TurnLeft", "Stop"], ["links", "rechts"], list("0123456789")):
         on, why = flips_fit(names)
         assert not on and why.startswith("off:"), names
-    for names, flag, on in ((["left", "right"], None, False), (["cat", "dog"], False, False), (["7", "8"], True, True)):
+    cases = [(["left", "right"], None, False), (["cat", "dog"], False, False), (["7", "8"], True, True)]
+    cases.append((["go\x1bleft\n", "stop"], None, False))  # a control character: the comment stays TOML
+    for names, flag, on in cases:
         s = _synthetic(tmp_path, 32, 50, names=names)
         d = choose_defaults(s, load_template("default"), flip=flag)
         assert d.preset.params.flip is on

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from hpo.fsutil import shown
 from hpo.model.space import BASELINE, CNNParams
 
 __all__ = [
@@ -107,7 +108,7 @@ def flips_fit(class_names: list[str]) -> tuple[bool, str]:
     letters: a mirrored glyph is another glyph). Photos of objects and scenes rarely mean a side."""
     sided = [c for c in class_names if SIDE_WORDS.intersection(_words(c))]
     if sided:
-        return False, f"off: class '{sided[0]}' names a side, which a mirror image swaps"
+        return False, f"off: class {shown(sided[0])} names a side, which a mirror image swaps"
     if all(len(c) == 1 for c in class_names):
         return False, "off: one-character class names (digits, letters): a mirrored glyph is another glyph"
     return True, "on: no class name gives a side (left/right) or is a glyph; hpo init --no-flip turns them off"
