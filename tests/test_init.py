@@ -292,3 +292,24 @@ def test_init_times_the_preset_and_writes_a_study_that_searches_as_written(
     proc = run_hpo("search", study, "--n-trials", "1", "--no-progress", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert f"Study {src.name}: 1/1 trials finished" in proc.stdout, proc.stdout
+
+
+def test_a_failed_timing_run_still_writes_the_study(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The timing run trains a network: if that fails (out of memory, a TensorFlow error), the
+    study is written with the template's budget and one line says why — no traceback."""
+    import hpo.init.timing
+    from hpo.cli import main
+
+    def out_of_memory(*args: object, **kwargs: object) -> None:
+        raise MemoryError("cannot allocate 1.2 GiB")
+
+    monkeypatch.setattr(hpo.init.timing, "time_network", out_of_memory)  # the fault, injected where it happens
+    out = tmp_path / "s.toml"
+    assert main(["init", str(_photos(tmp_path / "src")), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Timing run failed (MemoryError: cannot allocate 1.2 GiB)" in printed and "Timed:" not in printed
+    config = load_config(out)
+    assert config.study.timeout is not None and config.study.enqueue
+    assert "the timing run failed" in out.read_text()

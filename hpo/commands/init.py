@@ -39,8 +39,13 @@ def _timer(args: argparse.Namespace, template: Template, found: Survey) -> tuple
         return None, f"no GPU here; the '{template.name}' template's study runs on GPU workers"
     mixed = template.timing == "gpu"
 
-    def timer(params: CNNParams, size: int) -> StepTiming:
-        timing = time_network(params, sample_images(found, size), len(found.counts), mixed_precision=mixed)
+    def timer(params: CNNParams, size: int) -> StepTiming | None:
+        try:
+            timing = time_network(params, sample_images(found, size), len(found.counts), mixed_precision=mixed)
+        except Exception as exc:  # out of memory, a TensorFlow error: the study is still written, untimed
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            print(f"Timing run failed ({type(exc).__name__}: {first}) — budget from the template, not timed")
+            return None
         print(f"Timed: {timing.describe()}")
         return timing
 

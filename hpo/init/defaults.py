@@ -25,7 +25,8 @@ FRACTION = 0.15  # val and test share of each class
 GRID, MIN_SIZE = 8, 16  # image sides: a multiple of 8, at least 16 px
 
 #: times a network at an image size on this machine (`hpo.init.timing.time_network`)
-Timer = Callable[[CNNParams, int], StepTiming]
+#: times the preset's network here; None where the timing run could not run (it says why)
+Timer = Callable[[CNNParams, int], StepTiming | None]
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def choose_defaults(
         full = budget.full_trial / 60
         ends = f"ends by ~{seconds / 60 + full:.0f} min (the last trial runs on: a full one takes ~{full:.1f} min here)"
     else:
-        budget = _untimed(t, epochs, untimed, max_epochs, n_trials)
+        budget = _untimed(t, epochs, untimed if timer is None else "the timing run failed", max_epochs, n_trials)
         ends = "runs past it by its last trial (not timed here)"
     preset = preset.with_width(budget.width.value, budget.width.reason)
     e = budget.max_epochs.value
