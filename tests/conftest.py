@@ -40,9 +40,9 @@ def animals10_sample() -> Path:
 
 
 def run_hpo(
-    *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None
+    *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 900
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI in a fresh interpreter (``python -m hpo``)."""
+    """Run the real CLI in a fresh interpreter (``python -m hpo``); ``timeout`` in seconds."""
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "hpo", *map(str, args)],
@@ -50,7 +50,7 @@ def run_hpo(
         text=True,
         cwd=cwd or ROOT,
         env=full_env,
-        timeout=900,
+        timeout=timeout,
     )
 
 

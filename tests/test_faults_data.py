@@ -18,8 +18,8 @@ from hpo.data import load_prepared, prepare
 from hpo.data.cache import SCRATCH_FILES
 from hpo.data.prepared import PreparedData
 from hpo.errors import DataError
-from hpo.fsutil import CRASH_ENV
 from tests.conftest import assert_user_error, run_hpo
+from tests.faultkit import crash_at
 
 #: one saturated colour per class: a decoded row tells its own class
 COLOURS = ((220, 30, 30), (30, 220, 30), (30, 30, 220))
@@ -42,8 +42,8 @@ def _files(src: Path) -> set[str]:
     return {p.relative_to(src).as_posix() for p in src.rglob("*.png")}
 
 
-def _prepare_cli(src: Path, out: Path, crash_at: str | None = None) -> int:
-    env = {CRASH_ENV: crash_at} if crash_at else None
+def _prepare_cli(src: Path, out: Path, step: str | None = None) -> int:
+    env = crash_at(step) if step else None
     proc = run_hpo("data", "prepare", src, "--out", out, "--image-size", "16", "--no-progress", env=env)
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc.returncode
@@ -72,7 +72,7 @@ def test_sigkill_of_prepare_at_each_write_step(tmp_path: Path, step: str, left: 
         _write_image(src, 2, f"new{i:03d}.png", 1000 + i)
     new_files = _files(src)
 
-    assert _prepare_cli(src, out, crash_at=step) == -signal.SIGKILL
+    assert _prepare_cli(src, out, step) == -signal.SIGKILL
     try:
         data = load_prepared(out)
     except DataError as exc:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from hpo.fsutil import CRASH_ENV, recover_dir, replace_dir, temp_sibling
+from hpo.fsutil import recover_dir, replace_dir, temp_sibling
+from tests import faultkit
 from tests.conftest import ROOT, assert_user_error, run_hpo
 from tests.studyfiles import write_study
 
@@ -79,7 +80,7 @@ def _replace_in_child(new: Path, dest: Path, crash_at: str, *, no_exchange: bool
         + ("f._exchange = lambda a, b: False  # as on a system without renameat2\n" if no_exchange else "")
         + "f.replace_dir(Path(sys.argv[1]), Path(sys.argv[2]))\n"
     )
-    env = {CRASH_ENV: crash_at, "PATH": "/usr/bin:/bin"}
+    env = {**faultkit.crash_at(crash_at), "PATH": "/usr/bin:/bin"}
     return subprocess.run([sys.executable, "-c", code, str(new), str(dest)], env=env, cwd=ROOT).returncode
 
 

@@ -23,7 +23,8 @@ from hpo.errors import HpoError
 from hpo.fsutil import file_lock
 from hpo.workers.slots import SlotLock
 from hpo.workers.storage import make_storage
-from tests.conftest import ROOT, require
+from tests.conftest import ROOT
+from tests.faultkit import restart_postgres
 from tests.workerkit import FINISHED, assert_complete_study, start_worker, trials_of, wait_for, wait_mid_trial
 
 
@@ -65,15 +66,6 @@ def test_worker_paused_past_grace_goes_on_after_a_peer_retried_its_trial(
     assert retry.params == stalled.params and retry.state in FINISHED
 
 
-def _restart_postgres() -> None:
-    versions = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
-    require(bool(versions), "no local Postgres cluster to restart (pg_ctlcluster)")
-    cmd = ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main"]
-    subprocess.run([*cmd, "stop"], check=True, capture_output=True, timeout=120)
-    time.sleep(5)  # down long enough that the workers' next writes fail (an instant restart can go unnoticed)
-    subprocess.run([*cmd, "start"], check=True, capture_output=True, timeout=120)
-
-
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_search_survives_a_postgres_restart(pg_study: Callable[..., Path], pg_url: str) -> None:
@@ -87,7 +79,7 @@ def test_search_survives_a_postgres_restart(pg_study: Callable[..., Path], pg_ur
         text=True,
     )
     wait_mid_trial(toml, pg_url, "w0", timeout=180)
-    _restart_postgres()
+    restart_postgres(down_s=5)
     out, _ = search.communicate(timeout=600)
     assert search.returncode == 0, out
     assert "stopped answering" in out and "storage is back after" in out
