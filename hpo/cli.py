@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from hpo import __version__
 from hpo.commands import data as data_cmd
@@ -16,8 +17,8 @@ from hpo.commands import model as model_cmd
 from hpo.commands import search as search_cmd
 from hpo.commands import watch as watch_cmd
 from hpo.commands import worker as worker_cmd
-from hpo.errors import HpoError
-from hpo.fsutil import one_line
+from hpo.errors import DiskFull, HpoError
+from hpo.fsutil import disk_full, is_disk_full, one_line
 
 __all__ = ["build_parser", "main"]
 
@@ -93,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("hpo").setLevel(logging.DEBUG)
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
     try:
-        return int(args.func(args) or 0)
+        return _run(args)
     except HpoError as exc:
         print(f"hpo: error: {one_line(str(exc))}", file=sys.stderr)  # a name in it forges no line, no escape
         return exc.exit_code
@@ -104,6 +105,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # Python's final flush must not raise again
         return 128 + 13  # as a process killed by SIGPIPE
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The subcommand; an ENOSPC that no writer turned into a `DiskFull` (exit 74) becomes one here."""
+    try:
+        return int(args.func(args) or 0)
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        if exc.filename is None:
+            raise DiskFull(f"disk full ({exc}) — free some space and run it again") from None
+        raise disk_full(Path(os.fsdecode(exc.filename)), what=exc.strerror or "") from None
 
 
 if __name__ == "__main__":

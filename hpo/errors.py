@@ -4,8 +4,8 @@
 Two families (after keras-tuner's FailedTrialError vs FatalError):
 
 - `HpoError` and its subclasses are *user* errors: bad input, a missing file, an impossible
-  setting. The CLI prints one line (``hpo: error: ...``) and exits with ``exit_code`` (2, or
-  75 for a database that may come back), never with a traceback.
+  setting. The CLI prints one line (``hpo: error: ...``) and exits with ``exit_code`` (2, 74
+  for a full disk, or 75 for a database that may come back), never with a traceback.
 - The others are signals inside hpo: a candidate that cannot be trained (`TrialFailed`: the
   trial is FAIL, the study goes on), an interrupted search, an undecodable file (skipped and
   counted), a figure that cannot be drawn (the report says why).
@@ -19,6 +19,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "DecodeError",
+    "DiskFull",
     "ExportError",
     "HpoError",
     "ModelFileError",
@@ -75,6 +76,14 @@ class StorageUnavailable(StorageError):
     on one and give up on the other."""
 
     exit_code = 75
+
+
+class DiskFull(HpoError):
+    """A write found no space left (ENOSPC, a disk quota, SQLite's "database or disk is
+    full"). Exit 74 (EX_IOERR): nothing is wrong with the input, and running again once there
+    is space goes on from the last thing written whole."""
+
+    exit_code = 74
 
 
 class NoOptunaTables(StorageError):

@@ -1,5 +1,6 @@
 """Small file helpers: atomic writes so a crash never leaves a half-written file behind, and
-`shown`: how hpo prints a name it did not choose (a file, a folder, a class label).
+`shown`: how hpo prints a name it did not choose (a file, a folder, a class label), and a
+full disk said in one line (`DiskFull`) instead of a traceback or a SIGBUS.
 
 A file name may hold a newline, which would forge a line of output (``hpo: error: ...``), or
 an ANSI escape, which a terminal obeys. `shown` prints such a name as Python's ``repr`` does
@@ -20,21 +21,27 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import filelock
+
+from hpo.errors import DiskFull
 
 __all__ = [
     "CHECKSUMS_FILE",
     "CRASH_ENV",
+    "allocate",
     "checksum_problem",
     "crash_point",
+    "disk_full",
     "file_lock",
+    "is_disk_full",
     "one_line",
     "read_json",
     "recover_dir",
     "replace_dir",
     "sha256_file",
+    "sha256_stream",
     "shown",
     "size_mb",
     "temp_sibling",
@@ -82,8 +89,69 @@ def _umask() -> int:
     return mask
 
 
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` or an error behind it is a full disk or quota: an `OSError` (ENOSPC,
+    EDQUOT), or a library's error that only carries the OS's words (TensorFlow's file writers)."""
+    words = tuple(os.strerror(code) for code in _NO_SPACE)
+    link: BaseException | None = exc
+    for _ in range(32):  # a chain, not a cycle
+        if link is None:
+            return False
+        if isinstance(link, OSError) and link.errno in _NO_SPACE:
+            return True
+        if any(w in str(link) for w in words):
+            return True
+        link = link.__cause__ or link.__context__
+    return False
+
+
+def _free_bytes(path: Path) -> int | None:
+    for folder in (path, *path.parents):
+        try:
+            st = os.statvfs(folder)
+        except (OSError, AttributeError):  # not there (yet), or no statvfs (Windows)
+            continue
+        return st.f_bavail * st.f_frsize
+    return None
+
+
+def disk_full(path: Path, need: int | None = None, what: str = "") -> DiskFull:
+    """The one-line `DiskFull` for a write to ``path`` that needed ``need`` bytes (if known)."""
+    free = _free_bytes(path)
+    sizes = [f"needs {need:,} bytes"] if need is not None else []
+    sizes += [f"{free:,} bytes free"] if free is not None else []
+    detail = f" ({what}{'; ' if what and sizes else ''}{', '.join(sizes)})" if what or sizes else ""
+    return DiskFull(
+        f"disk full: {shown(path)}{detail} — free some space on that disk (or write elsewhere) and run it again"
+    )
+
+
+def allocate(fd: int, start: int, end: int) -> None:
+    """Reserve bytes ``start..end`` of ``fd``'s file on disk now, so that a full disk is an
+    ENOSPC `OSError` here, not a SIGBUS at a later write through a memory map of it (a mapped
+    sparse file gets its blocks only when a page is first written)."""
+    if end <= start:
+        return
+    if hasattr(os, "posix_fallocate"):
+        try:
+            os.posix_fallocate(fd, start, end - start)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOSYS):
+                raise
+    if not hasattr(os, "pwrite"):  # Windows: a mapping extends the file itself, with its own error
+        return
+    zeros = bytes(1 << 20)
+    for pos in range(start, end, len(zeros)):  # no fallocate on this file system: write the holes
+        os.pwrite(fd, zeros[: min(len(zeros), end - pos)], pos)
+
+
 def write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temp file in the same folder, then rename).
+    """Write ``text`` to ``path`` atomically (temp file in the same folder, then rename); a
+    full disk is a `DiskFull` and leaves the previous ``path`` as it was.
 
     A file name that is not UTF-8 (Python holds its bytes as lone surrogates) is written as
     ``\\udcXX``: in JSON, the escape that reads back as the same name."""
@@ -94,8 +162,10 @@ def write_text(path: Path, text: str) -> None:
             fh.write(text)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and is_disk_full(exc):
+            raise disk_full(path, len(text.encode("utf-8", "backslashreplace"))) from None
         raise
 
 
@@ -185,12 +255,17 @@ def recover_dir(dest: Path) -> list[Path]:
     return stale
 
 
-def sha256_file(path: Path) -> str:
+def sha256_stream(fh: BinaryIO) -> str:
+    """Hex SHA-256 of what is left to read in ``fh``."""
     h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+    for block in iter(lambda: fh.read(1 << 20), b""):
+        h.update(block)
     return h.hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    with path.open("rb") as fh:
+        return sha256_stream(fh)
 
 
 #: ``sha256sum -c`` format: one ``<hex>  <relative path>`` line per file of a folder

@@ -166,7 +166,8 @@ def register(sub: Any) -> None:
             "the running trial's epoch, the best so far and the time left; elsewhere one line per "
             "finished trial (and per epoch with -v). Exit status: 0 once the study reached its cap "
             "or timeout, 130 after Ctrl-C and 143 after SIGTERM (the running trial is re-queued "
-            "first; run again to resume), 2 for bad input, 75 when the storage does not answer."
+            "first; run again to resume), 2 for bad input, 74 when a disk (or the database's) is full, 75 when "
+            "the storage does not answer."
         ),
     )
     s.add_argument("study", metavar="STUDY.toml", help="study file, e.g. studies/demo.toml")

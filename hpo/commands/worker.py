@@ -78,7 +78,8 @@ def register(sub: Any) -> None:
             "workers on one machine share the study's SQLite file; workers on many hosts point at one "
             "postgresql:// storage. Exit status: 0 once the study reached its cap or timeout; after "
             "SIGTERM (143) or Ctrl-C (130) the running trial is first marked FAIL and its params "
-            "re-queued; 2 for bad input; 75 when the storage does not answer (worth retrying)."
+            "re-queued; 2 for bad input; 74 when a disk (or the database's) is full; 75 when the "
+            "storage does not answer (worth retrying)."
         ),
     )
     w.add_argument("study", metavar="STUDY.toml", help="study file")

@@ -138,6 +138,11 @@ def load_config(path: Path | str) -> StudyConfig:
         doc = tomllib.loads(file.read_text(encoding="utf-8-sig"))  # -sig: a BOM (Notepad's "UTF-8 with BOM") is dropped
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: not valid TOML ({exc})") from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise ConfigError(
+            f"{file}: arrays or tables nested too deeply (hundreds of levels) — "
+            "no study setting nests more than a few; check the file"
+        ) from None
     return config_from_dict(doc, file)
 
 

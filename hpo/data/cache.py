@@ -20,6 +20,7 @@ cache (interrupted, edited, or a format-1 manifest without the hash) is rebuilt 
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -30,9 +31,18 @@ import numpy as np
 from tqdm import tqdm
 
 from hpo.data.decode import RESIZE_MODE
-from hpo.data.scan import ScannedFile, os_reason
-from hpo.errors import DataError
-from hpo.fsutil import crash_point, read_json, sha256_file, write_json
+from hpo.data.scan import ScannedFile, file_problem, open_image, os_reason
+from hpo.errors import DataError, DecodeError
+from hpo.fsutil import (
+    allocate,
+    crash_point,
+    disk_full,
+    is_disk_full,
+    read_json,
+    sha256_file,
+    sha256_stream,
+    write_json,
+)
 from hpo.records.owned import PREPARED_MARKER, is_prepared
 
 __all__ = [
@@ -44,6 +54,8 @@ __all__ = [
     "SCRATCH_FILES",
     "PreparedCache",
     "mark_prepared",
+    "npy_bytes",
+    "rows_file",
     "scratch_rows",
     "sha256_file",
     "strangers",
@@ -91,15 +103,47 @@ def mark_prepared(out: Path) -> None:
         write_json(out / PREPARED_MARKER, {"written_by": "hpo data prepare", "files": sorted(PREPARED_FILES)})
 
 
+def rows_file(path: Path, rows: int, size: int) -> np.memmap:
+    """A new ``.npy`` file of ``uint8[rows, size, size, 3]``, memory-mapped for writing, whose
+    every byte is on disk before the first row is written: a full disk is a `DiskFull` naming
+    ``path`` and the bytes it needs (the file is removed), never a SIGBUS halfway."""
+    shape = (rows, size, size, 3)
+    arr: np.memmap | None = None
+    try:
+        arr = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=shape)
+        with path.open("r+b") as fh:
+            allocate(fh.fileno(), arr.offset, arr.offset + arr.nbytes)
+    except OSError as exc:
+        arr = None  # unmapped, so that removing the file gives its pages back
+        path.unlink(missing_ok=True)
+        if is_disk_full(exc):
+            raise disk_full(path, npy_bytes(shape)) from None
+        raise
+    return arr
+
+
+def npy_bytes(shape: tuple[int, ...]) -> int:
+    """Size of the ``.npy`` file of a uint8 array of ``shape``: its header and its bytes."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": shape})
+    return len(header.getvalue()) + int(np.prod(shape))
+
+
 @contextmanager
 def scratch_rows(path: Path, rows: int, size: int) -> Iterator[np.ndarray]:
-    """A temporary on-disk ``uint8[rows, size, size, 3]`` array, deleted on exit."""
-    arr = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(max(rows, 1), size, size, 3))
+    """A temporary on-disk ``uint8[rows, size, size, 3]`` array (`rows_file`), deleted on exit."""
+    arr = rows_file(path, max(rows, 1), size)
     try:
         yield arr
     finally:
         del arr
         path.unlink(missing_ok=True)
+
+
+def _sha256(path: Path) -> str:
+    """`sha256_file` of an image file, opened as `open_image` opens it (never a FIFO or a device)."""
+    with open_image(path) as fh:
+        return sha256_stream(fh)
 
 
 def _load_json(path: Path) -> dict[str, Any]:
@@ -145,11 +189,16 @@ class PreparedCache:
         for f in tqdm(files, desc="hash", unit="file", disable=None if progress else True):
             try:
                 st = f.path.stat()
+                if problem := file_problem(st):
+                    raise DecodeError(problem)
                 old = self._stat.get(f.rel)
                 same = old is not None and old[0] == st.st_size and old[1] == st.st_mtime_ns
-                sha = str(old[2]) if same and old is not None else sha256_file(f.path)
+                sha = str(old[2]) if same and old is not None else _sha256(f.path)
             except OSError as exc:
                 unreadable[f.rel] = os_reason(exc, f.path)
+                continue
+            except DecodeError as exc:
+                unreadable[f.rel] = str(exc)
                 continue
             fresh[f.rel] = [st.st_size, st.st_mtime_ns, sha]
             hashes[f.rel] = sha
@@ -167,19 +216,22 @@ class PreparedCache:
         """
         if list(order) == self._old_order and self._old_images is not None:
             return False, self._old_sha256
-        s = self.image_size
         tmp = self.out / SCRATCH_FILES[1]
-        dest = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(order), s, s, 3))
-        old = self._old_images
-        for i, sha in enumerate(order):
-            row = self._row.get(sha)
-            dest[i] = old[row] if row is not None and old is not None else new_row(sha)
-            if i == len(order) // 2:
-                crash_point("images-partial")
-        dest.flush()
-        del dest
-        digest = sha256_file(tmp)
-        os.replace(tmp, self.out / IMAGES_FILE)
+        dest = rows_file(tmp, len(order), self.image_size)
+        try:
+            old = self._old_images
+            for i, sha in enumerate(order):
+                row = self._row.get(sha)
+                dest[i] = old[row] if row is not None and old is not None else new_row(sha)
+                if i == len(order) // 2:
+                    crash_point("images-partial")
+            dest.flush()
+            del dest
+            digest = sha256_file(tmp)
+            os.replace(tmp, self.out / IMAGES_FILE)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         crash_point("images")
         return True, digest
 

@@ -9,19 +9,23 @@ with Pillow's antialiased bicubic filter.
 
 from __future__ import annotations
 
+import ctypes
 import io
 import multiprocessing
+import os
+import signal
+import sys
 import warnings
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Generator, Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
-from hpo.data.scan import os_reason
+from hpo.data.scan import MAX_FILE_BYTES, open_image, os_reason
 from hpo.errors import DecodeError
+from hpo.fsutil import crash_point
 
 __all__ = [
     "RESIZE_MODE",
@@ -95,11 +99,15 @@ def decode_bytes(data: bytes, size: int) -> np.ndarray:
 
 
 def decode_file(path: Path, size: int) -> np.ndarray:
-    """`decode_bytes` on a file's contents."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DecodeError(os_reason(exc, path)) from exc
+    """`decode_bytes` on a file's contents; only a regular file of a usable size is read
+    (`open_image`: a FIFO or ``/dev/zero`` named ``x.jpg`` is a `DecodeError`, not a hang)."""
+    with open_image(path) as fh:
+        try:
+            data = fh.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise DecodeError(os_reason(exc, path)) from exc
+    if len(data) > MAX_FILE_BYTES:  # it grew after the check
+        raise DecodeError(f"too large (over {MAX_FILE_BYTES:,} bytes)")
     return decode_bytes(data, size)
 
 
@@ -110,9 +118,25 @@ def _decode_job(job: tuple[str, int]) -> np.ndarray | str:
         return str(exc)
 
 
-def decode_many(paths: Sequence[Path], size: int, workers: int, progress: bool) -> Iterator[np.ndarray | str]:
+def _die_with(parent: int) -> None:
+    """In a decode process (Linux): be SIGKILLed when ``parent`` dies, whatever kills it
+    (SIGKILL, SIGBUS, the OOM killer), so that no decode process outlives it holding its
+    output pipes."""
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before prctl
+        os._exit(1)
+
+
+def decode_many(
+    paths: Sequence[Path], size: int, workers: int, progress: bool
+) -> Generator[np.ndarray | str, None, None]:
     """Decode ``paths`` in order, in parallel processes when there are many; each result is
-    an array or the reason the file is unusable."""
+    an array or the reason the file is unusable.
+
+    The processes are terminated when the iterator ends, whether used up, closed early, or
+    left by an exception (close it: ``with contextlib.closing(decode_many(...))``)."""
     jobs = [(str(p), size) for p in paths]
     bar = tqdm(total=len(jobs), desc="decode", unit="img", disable=None if progress else True)
     with bar:
@@ -122,7 +146,9 @@ def decode_many(paths: Sequence[Path], size: int, workers: int, progress: bool) 
                 bar.update()
             return
         ctx = multiprocessing.get_context("spawn")  # safe even if TensorFlow is loaded here
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-            for result in pool.map(_decode_job, jobs, chunksize=32):
+        with ctx.Pool(workers, initializer=_die_with, initargs=(os.getpid(),)) as pool:  # exit: terminate()
+            for i, result in enumerate(pool.imap(_decode_job, jobs, chunksize=32)):
                 yield result
                 bar.update()
+                if i == 0:
+                    crash_point("decoding")

@@ -8,8 +8,11 @@ classes, timings) and ``index.json``.
 
 from __future__ import annotations
 
+import errno
 import os
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +34,7 @@ from hpo.data.decode import RESIZE_MODE, decode_many
 from hpo.data.scan import DatasetScan, ScannedFile, display_label, scan_dataset
 from hpo.data.split import SPLITS, check_fractions, stratified_split
 from hpo.errors import DataError, OutputError
-from hpo.fsutil import crash_point, file_lock, shown, write_json
+from hpo.fsutil import crash_point, disk_full, file_lock, is_disk_full, shown, write_json
 from hpo.records.owned import listing, owner_above
 
 __all__ = ["REPORT_FILE", "PrepareResult", "format_summary", "prepare"]
@@ -109,12 +112,31 @@ def prepare(
             "add one sub-folder per class"
         )
     _make_out(out)
-    with file_lock(out / LOCK_FILE):  # workers sharing a folder prepare it once, in turn
+    with _locked(out):  # workers sharing a folder prepare it once, in turn
         _check_ours(out)  # again, now that no other `prepare` is writing it
         mark_prepared(out)  # before anything else: a folder hpo has written to is hpo's
         for name in SCRATCH_FILES:  # left by a prepare that was killed (we hold the lock: none is running)
             (out / name).unlink(missing_ok=True)
         return _prepare_locked(scan, out, image_size, val, test, seed, workers, progress, started)
+
+
+@contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """``out``'s prepare lock, or one line saying why it cannot be taken (a read-only folder)."""
+    lock = out / LOCK_FILE
+    held = ExitStack()
+    try:
+        held.enter_context(file_lock(lock))
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise disk_full(lock, 0) from None
+        state = "read-only" if exc.errno == errno.EROFS else "not writable"
+        raise DataError(
+            f"{shown(out)} is {state} ({exc.strerror or exc}: {LOCK_FILE}) — make it writable, or use the data "
+            f"prepared there as it is: hpo search/worker/export --data {shown(out)}"
+        ) from None
+    with held:
+        yield
 
 
 @dataclass
@@ -166,13 +188,13 @@ def _prepare_locked(
     # decoded rows land on disk, not in RAM, until they are written in manifest order
     with scratch_rows(out / SCRATCH_FILES[0], len(todo), image_size) as buf:
         n_workers = workers or os.cpu_count() or 1
-        results = decode_many([first[sha] for sha in todo], image_size, n_workers, progress)
-        for sha, result in zip(todo, results, strict=True):
-            if isinstance(result, str):
-                cache.broken[sha] = result
-            else:
-                buf[len(decoded)] = result
-                decoded[sha] = len(decoded)
+        with closing(decode_many([first[sha] for sha in todo], image_size, n_workers, progress)) as results:
+            for sha, result in zip(todo, results, strict=True):  # any error ends the decode processes
+                if isinstance(result, str):
+                    cache.broken[sha] = result
+                else:
+                    buf[len(decoded)] = result
+                    decoded[sha] = len(decoded)
         crash_point("decoded")
         files = _sort_files(scan, hashes, unreadable, cache.broken)
         used = list(files.used)

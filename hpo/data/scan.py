@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
-from hpo.errors import DataError
+from PIL import Image
+
+from hpo.errors import DataError, DecodeError
 from hpo.fsutil import shown
 
 __all__ = [
     "ANIMALS10_LABELS",
     "IMAGE_EXTENSIONS",
+    "MAX_FILE_BYTES",
     "DatasetScan",
     "ScannedFile",
     "display_label",
+    "file_problem",
     "find_root",
+    "open_image",
     "os_reason",
     "scan_dataset",
 ]
@@ -36,6 +43,18 @@ ANIMALS10_LABELS = {
     "ragno": "spider",
     "scoiattolo": "squirrel",
 }
+
+#: No image file bigger than this is read: 4 bytes (RGBA) for each of the most pixels Pillow
+#: decodes (twice ``Image.MAX_IMAGE_PIXELS``; more is a decompression bomb), uncompressed
+#: (about 716 MB). Bigger is no image hpo could use, and reading it would only exhaust memory.
+MAX_FILE_BYTES = 4 * 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
+
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 _SYSTEM_NAMES = frozenset({"thumbs.db", "desktop.ini", "__macosx", "$recycle.bin"})
 
@@ -63,6 +82,37 @@ def os_reason(exc: OSError, path: Path) -> str:
     if exc.errno == errno.ENOENT and path.is_symlink():
         return f"broken symbolic link (target {shown(os.readlink(path))} missing)"
     return f"cannot read file ({exc.strerror or exc})"
+
+
+def file_problem(st: os.stat_result) -> str | None:
+    """Why a file with this ``stat`` is not read as an image (a FIFO, a device, a folder, over
+    `MAX_FILE_BYTES`), or None: reading a FIFO blocks for ever, ``/dev/zero`` never ends."""
+    mode = st.st_mode
+    if not stat.S_ISREG(mode):
+        kind = next((what for test, what in _KINDS if test(mode)), "a folder" if stat.S_ISDIR(mode) else "special")
+        return f"not a regular file ({kind})"
+    if st.st_size > MAX_FILE_BYTES:
+        return f"too large ({st.st_size:,} bytes; no image over {MAX_FILE_BYTES:,} bytes is read)"
+    return None
+
+
+def open_image(path: Path) -> BinaryIO:
+    """``path`` opened for reading once it is sure to be a regular file of a usable size, or a
+    `DecodeError` with the reason. Non-blocking open (a FIFO without writer does not block it)
+    and checked after opening (``fstat``: no race with a file swapped in after a check)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise DecodeError(os_reason(exc, path)) from None
+    fh = os.fdopen(fd, "rb")
+    try:
+        problem = file_problem(os.fstat(fd))
+    except OSError as exc:
+        problem = os_reason(exc, path)
+    if problem:
+        fh.close()
+        raise DecodeError(problem)
+    return fh
 
 
 def display_label(class_name: str) -> str:

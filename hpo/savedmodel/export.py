@@ -27,9 +27,11 @@ import optuna
 
 from hpo.config import StudyConfig
 from hpo.data.prepared import PreparedData
-from hpo.errors import ExportError, HpoError, OutputError
+from hpo.errors import DiskFull, ExportError, HpoError, OutputError
 from hpo.fsutil import (
+    disk_full,
     file_lock,
+    is_disk_full,
     recover_dir,
     replace_dir,
     shown,
@@ -231,12 +233,21 @@ def export_study(
     from hpo.savedmodel.retrain import pick_trial, retrain  # TensorFlow
 
     trial = pick_trial(study, trial_number, max_cost)
-    with _build_folder(config, out) as tmp:
-        log.info("retraining trial %d on train+val", trial.number)
-        r = retrain(config, data, trial, epochs, progress, build)
-        metrics = _write(tmp, config, data, r, tflite)
-        dest = check_export_out(config, out)
-        replace_dir(tmp, dest)
+    weights = 0
+    try:
+        with _build_folder(config, out) as tmp:
+            log.info("retraining trial %d on train+val", trial.number)
+            r = retrain(config, data, trial, epochs, progress, build)
+            weights = 4 * int(r.model.count_params())
+            metrics = _write(tmp, config, data, r, tflite)
+            dest = check_export_out(config, out)
+            replace_dir(tmp, dest)
+    except Exception as exc:  # TensorFlow's writers say ENOSPC in their own exception types
+        if not (isinstance(exc, DiskFull) or is_disk_full(exc)):
+            raise
+        # said once the half-written folder is gone, so "free" is what the next try has
+        need = f"needs at least {2 * weights:,} bytes, the weights twice; " if weights else ""  # SavedModel, .keras
+        raise disk_full(out, what=f"{need}the earlier export is untouched") from None
     record = ExportRecord(
         path=relative_path(dest, config.path.parent),
         trial=metrics.trial,
