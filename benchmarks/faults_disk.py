@@ -16,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hpo.data import load_prepared  # noqa: E402
-from hpo.data.synth import synth_dataset  # noqa: E402
-from hpo.errors import DataError  # noqa: E402
-from tests.faultkit import crash_at, fill_disk, run_hpo_marked, tmpfs  # noqa: E402
+from hpo.data import load_prepared
+from hpo.data.synth import synth_dataset
+from hpo.errors import DataError
+from tests.faultkit import crash_at, fill_disk, run_hpo_marked, tmpfs
 
 
 def main() -> None:

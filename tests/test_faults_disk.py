@@ -113,7 +113,6 @@ def test_postgres_full_is_a_full_disk_not_an_outage(pg_url: str) -> None:
     assert not storage_full(down.value)
 
 
-@pytest.mark.slow
 def test_search_whose_data_cache_meets_a_full_disk(tmp_path: Path) -> None:
     synth_dataset(tmp_path / "src", **POOL_DATASET)
     with tmpfs(tmp_path / "disk", "1m") as disk:

@@ -47,6 +47,7 @@ def test_prepare_skips_fifos_devices_and_huge_files(tmp_path: Path) -> None:
     assert "skipped 3 broken" in proc.stdout
 
 
+@pytest.mark.slow
 def test_predict_says_one_line_per_odd_file(searched: dict[str, Path], tmp_path: Path) -> None:
     expected = _odd_files(tmp_path)
     files = [tmp_path / name for name in expected]
