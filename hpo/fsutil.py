@@ -97,12 +97,10 @@ def is_disk_full(exc: BaseException) -> bool:
     EDQUOT), or a library's error that only carries the OS's words (TensorFlow's file writers)."""
     words = tuple(os.strerror(code) for code in _NO_SPACE)
     link: BaseException | None = exc
-    for _ in range(32):  # a chain, not a cycle
+    for _ in range(32):  # a chain of causes, not a cycle
         if link is None:
             return False
-        if isinstance(link, OSError) and link.errno in _NO_SPACE:
-            return True
-        if any(w in str(link) for w in words):
+        if (isinstance(link, OSError) and link.errno in _NO_SPACE) or any(w in str(link) for w in words):
             return True
         link = link.__cause__ or link.__context__
     return False
@@ -133,9 +131,7 @@ def allocate(fd: int, start: int, end: int) -> None:
     """Reserve bytes ``start..end`` of ``fd``'s file on disk now, so that a full disk is an
     ENOSPC `OSError` here, not a SIGBUS at a later write through a memory map of it (a mapped
     sparse file gets its blocks only when a page is first written)."""
-    if end <= start:
-        return
-    if hasattr(os, "posix_fallocate"):
+    if hasattr(os, "posix_fallocate") and end > start:
         try:
             os.posix_fallocate(fd, start, end - start)
             return

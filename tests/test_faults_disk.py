@@ -54,8 +54,10 @@ def test_prepare_on_a_full_disk_is_one_line_and_leaves_no_process(tmp_path: Path
         assert not left, f"{len(left)} processes left behind"
         need = 64 * ROW_BYTES + 128  # rows and the .npy header
         assert_user_error(proc, f"disk full: {disk / 'prep' / file}", f"needs {need:,} bytes", code=EX_IOERR)
-        assert sorted(p.name for p in (disk / "prep").iterdir()) == [".prepare-lock"]  # scratch removed
-        assert free_bytes(disk) == free
+        assert sorted(p.name for p in (disk / "prep").iterdir()) == [".hpo-prepared", ".prepare-lock"]  # no scratch
+        assert (
+            free_bytes(disk) == free - (disk / "prep" / ".hpo-prepared").stat().st_blocks * 512
+        )  # all else given back
 
 
 def test_decode_processes_die_with_a_killed_prepare(tmp_path: Path) -> None:
