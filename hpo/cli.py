@@ -19,6 +19,7 @@ from hpo.commands import watch as watch_cmd
 from hpo.commands import worker as worker_cmd
 from hpo.errors import DiskFull, HpoError
 from hpo.fsutil import disk_full, is_disk_full, one_line
+from hpo.workers.secrets import mask, mask_output
 
 __all__ = ["build_parser", "main"]
 
@@ -93,10 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verbose:  # hpo's own debug lines; other libraries' stay at INFO
         logging.getLogger("hpo").setLevel(logging.DEBUG)
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
+    mask_output()  # no password in a log line or a traceback, whatever printed it
     try:
         return _run(args)
     except HpoError as exc:
-        print(f"hpo: error: {one_line(str(exc))}", file=sys.stderr)  # a name in it forges no line, no escape
+        print(f"hpo: error: {one_line(mask(str(exc)))}", file=sys.stderr)  # no secret, no forged line or escape
         return exc.exit_code
     except KeyboardInterrupt:
         print("hpo: interrupted", file=sys.stderr)

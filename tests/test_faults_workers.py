@@ -122,8 +122,8 @@ def test_heartbeat_lives_through_a_database_error(tmp_path: Path, caplog: pytest
 
 
 def test_lock_waits_have_a_timeout(tmp_path: Path) -> None:
-    study, url = _heartbeat_study(tmp_path)
-    lock = SlotLock(study._storage, "hb", url, timeout=1)
+    study, _ = _heartbeat_study(tmp_path)
+    lock = SlotLock(study._storage, "hb", timeout=1)
     with file_lock(tmp_path / "hb.db.slot-lock"), pytest.raises(HpoError, match="waited 1 s for the study lock"):
         lock.acquire()  # a hung peer holds it
 
@@ -136,3 +136,16 @@ def test_postgres_lock_waits_have_a_timeout(pg_url: str) -> None:
         waiter.acquire()
     with waiter:  # released by the holder: free again
         pass
+
+
+@pytest.mark.postgres
+def test_the_slot_lock_of_a_postgres_study_is_held(pg_url: str) -> None:
+    """The run loop locks ``study._storage``, which Optuna wraps in a cache without the engine:
+    the advisory lock was skipped there, so the exact cap on Postgres was not locked."""
+    study = optuna.create_study(storage=make_storage(pg_url))
+    try:
+        holder, waiter = (SlotLock(study._storage, study.study_name, timeout=t) for t in (300, 1))
+        with holder, pytest.raises(HpoError, match="waited 1 s for the study lock"):
+            waiter.acquire()
+    finally:
+        optuna.delete_study(study_name=study.study_name, storage=pg_url)

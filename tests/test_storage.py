@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from hpo.workers.storage import NoOptunaTables, StorageError, make_storage, mask_url, server_version, sqlite_path
+from hpo.workers.storage import NoOptunaTables, StorageError, make_storage, mask_url, server_version
 from tests.conftest import run_hpo
 
 
@@ -18,8 +18,8 @@ def test_sqlite_file_is_created_in_wal_mode(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'sub' / 'study.db'}"
     storage = make_storage(url)
     assert storage.get_all_studies() == []
-    path = sqlite_path(url)
-    assert path is not None and path.is_file()
+    path = storage.location.path
+    assert path is not None and path.is_file() and storage.location.local
     with sqlite3.connect(path) as con:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import subprocess
 import sys
 import time
@@ -35,6 +36,32 @@ def pg_study(pg_url: str, synth_dir: Path, tmp_path: Path) -> Iterator[Callable[
     for name in names:
         with contextlib.suppress(KeyError):
             optuna.delete_study(study_name=name, storage=pg_url)
+
+
+@pytest.fixture
+def fresh_database(pg_url: str) -> Iterator[Callable[[], str]]:
+    """``make()`` creates a new, empty Postgres database (``CREATE DATABASE`` with a unique name)
+    and returns its URL; every database made is dropped afterwards, connections or not."""
+    import psycopg
+
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"hpo_t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(pg_url, autocommit=True) as con:
+            con.execute(f'create database "{name}"')
+        made.append(name)
+        return f"{pg_url.rsplit('/', 1)[0]}/{name}"  # the server of pg_url, the new database
+
+    yield make
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        for name in made:
+            con.execute(f'drop database if exists "{name}" with (force)')
+
+
+def with_password(url: str, password: str) -> str:
+    """``url`` with ``password`` (inserted as given, escaped or not) after its user name."""
+    return re.sub(r"^(\w[\w+.-]*://)([^:@/]*)(?::[^@]*)?@", lambda m: f"{m[1]}{m[2]}:{password}@", url, count=1)
 
 
 def trials_of(toml: Path, url: str) -> list[FrozenTrial]:

@@ -37,7 +37,7 @@ def _export(args: argparse.Namespace) -> int:
     from hpo.model.builders import study_builder
     from hpo.records.export import METRICS_FILE
     from hpo.savedmodel.export import check_export_out  # no TensorFlow until the retrain
-    from hpo.workers.storage import storage_override
+    from hpo.workers.url import storage_override
 
     study = Study(load_config(args.study).with_overrides(storage=storage_override(args.storage)))
     out = Path(args.out or f"models/{study.name}")

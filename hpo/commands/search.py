@@ -20,14 +20,17 @@ ENV_HELP = "; default $HPO_STORAGE_URL or $OPTUNA_STORAGE, else [study] storage"
 
 def _config(args: argparse.Namespace) -> Any:
     from hpo.config import load_config
-    from hpo.workers.storage import storage_override
+    from hpo.workers.url import parse_url, storage_override
 
     overrides = {
         "n_trials": getattr(args, "n_trials", None),
         "timeout": getattr(args, "timeout", None),
         "storage": storage_override(getattr(args, "storage", None)),
     }
-    return load_config(args.study).with_overrides(**overrides)
+    config = load_config(args.study).with_overrides(**overrides)
+    if overrides["storage"] is None:  # the study file's URL: refused before any work too
+        parse_url(config.study.storage, f"{args.study}: [study] storage")
+    return config
 
 
 def _plan(args: argparse.Namespace) -> list[Any]:
@@ -58,14 +61,14 @@ def progress_for(args: argparse.Namespace, config: Any) -> Any:
 def _launch(args: argparse.Namespace, config: Any, data_dir: Path, plans: list[Any]) -> int:
     """N worker processes on the study, their lines under one status line polled from the
     study; returns the exit status."""
-    import os
     import threading
 
     from hpo.study.study import load_study, open_study
-    from hpo.workers.launcher import launch
-    from hpo.workers.storage import STORAGE_ENV
+    from hpo.workers.launcher import exit_status, launch, signal_name
+    from hpo.workers.storage import rdb_storage
 
-    open_study(config)  # create the study and enqueue the baseline once, before the workers race
+    started = time.monotonic()
+    study = open_study(config)  # create the study and enqueue the baseline once, before the workers race
     progress = progress_for(args, config)
     gpus = [p.gpu for p in plans if p.gpu is not None]
     where = f"GPUs {', '.join(gpus)}" if gpus else f"CPU, {plans[0].threads} thread(s) each"
@@ -75,7 +78,6 @@ def _launch(args: argparse.Namespace, config: Any, data_dir: Path, plans: list[A
         if value is not None:
             worker_args += [flag, str(value)]
     worker_args += ["-v"] if args.verbose else []
-    os.environ[STORAGE_ENV] = config.study.storage  # inherited by the workers, not shown by `ps`
     stop = threading.Event()
 
     def poll() -> None:
@@ -86,28 +88,47 @@ def _launch(args: argparse.Namespace, config: Any, data_dir: Path, plans: list[A
     if progress.live:
         threading.Thread(target=poll, daemon=True, name="hpo-poll").start()
     try:
-        codes, signum = launch(plans, worker_args, emit=progress.line)
+        codes, signum = launch(plans, worker_args, rdb_storage(study._storage).location, emit=progress.line)
     finally:
         stop.set()
         progress.close()
     if signum is not None:  # forwarded to the workers, which re-queued their trials and stopped
         print(f"Stopped by {signal.Signals(signum).name}. Run the same command again to resume.", flush=True)
         return 128 + signum
-    bad = [f"{p.worker_id}={c}" for p, c in zip(plans, codes, strict=True) if c != 0]
-    if bad:
+    done = _study_done(config, started)
+    code = exit_status(codes, study_done=done)
+    for plan, c in zip(plans, codes, strict=True):
+        if code == 0 and (killed := signal_name(c)):
+            print(f"worker {plan.worker_id} was killed by {killed}; its trial was retried and the study finished")
+    bad = [f"{p.worker_id}={128 - c if c < 0 else c}" for p, c in zip(plans, codes, strict=True) if c != 0]
+    if code != 0:
         print(f"hpo: error: workers exited with errors: {', '.join(bad)}", file=sys.stderr)
-        return 1
-    return 0
+    return code
+
+
+def _study_done(config: Any, started: float) -> bool:
+    """Whether the study reached its cap or its timeout (False if the storage can't say)."""
+    from hpo.errors import StorageError
+    from hpo.study.study import FINISHED, load_study
+
+    if config.study.timeout is not None and time.monotonic() - started >= config.study.timeout:
+        return True
+    try:
+        finished = load_study(config).get_trials(deepcopy=False, states=FINISHED)
+    except StorageError:
+        return False
+    return len(finished) >= int(config.study.n_trials)
 
 
 def _search(args: argparse.Namespace) -> int:
     from hpo.api import Study
+    from hpo.errors import StorageError
     from hpo.model.builders import study_builder
     from hpo.report.summary import format_summary, study_summary
     from hpo.study.run import SearchInterrupted, elapsed
     from hpo.study.study import load_study
     from hpo.workers.process import install_signal_handlers, interrupted_exit_code
-    from hpo.workers.storage import mask_url
+    from hpo.workers.url import parse_url
 
     plans = _plan(args)
     study = Study(_config(args))
@@ -115,7 +136,7 @@ def _search(args: argparse.Namespace) -> int:
     study_builder(config)  # a builder that cannot be imported fails before any data is prepared
     started = time.perf_counter()
     data = study.data(args.data, progress=not args.no_progress)
-    where = mask_url(config.study.storage)
+    where = parse_url(config.study.storage)
     print(f"Searching study {config.study.name} ({where}), cap {config.study.n_trials} trials", flush=True)
     code = 0
     if plans:
@@ -128,7 +149,12 @@ def _search(args: argparse.Namespace) -> int:
         except SearchInterrupted as exc:
             print(f"Stopped by signal ({exc}). Run the same command again to resume.")
             code = interrupted_exit_code()
-    print(format_summary(study_summary(load_study(config), config)))
+    try:
+        print(format_summary(study_summary(load_study(config), config)))
+    except StorageError:
+        if code == 0:
+            raise
+        return code  # the workers' status (e.g. 75: the storage is down) says it better
     print(f"Wall time {elapsed(started)}. Next: hpo trials {args.study}")
     return code
 

@@ -14,16 +14,16 @@ __all__ = ["register"]
 
 def _dashboard(args: argparse.Namespace) -> int:
     from hpo.report.dashboard import serve
-    from hpo.workers.storage import storage_override
+    from hpo.workers.url import parse_url, storage_override
 
     override = storage_override(args.storage)
     if args.study is not None:
         from hpo.config import load_config
 
         config = load_config(args.study).with_overrides(storage=override)
-        serve(config.study.storage, config.study.name, args.host, args.port)
+        serve(parse_url(config.study.storage), config.study.name, args.host, args.port)
     elif override is not None:
-        serve(override, None, args.host, args.port)
+        serve(parse_url(override), None, args.host, args.port)
     else:
         raise HpoError("give a STUDY.toml or --storage URL (or set $HPO_STORAGE_URL)")
     return 0
@@ -33,7 +33,7 @@ def _report(args: argparse.Namespace) -> int:
     from hpo.config import load_config
     from hpo.report.html import build_report, check_report_out, default_report_path
     from hpo.study.study import load_study
-    from hpo.workers.storage import storage_override
+    from hpo.workers.url import storage_override
 
     config = load_config(args.study).with_overrides(storage=storage_override(args.storage))
     out = Path(args.out) if args.out else default_report_path(config)

@@ -17,13 +17,14 @@ def _worker(args: argparse.Namespace) -> int:
     from hpo.config import load_config
     from hpo.model.builders import study_builder
     from hpo.workers.process import configure_tensorflow, install_signal_handlers, interrupted_exit_code, worker_name
-    from hpo.workers.storage import storage_override
+    from hpo.workers.url import parse_url, storage_override
 
     install_signal_handlers()
     try:
-        config = load_config(args.study).with_overrides(
-            storage=storage_override(args.storage), n_trials=args.n_trials, timeout=args.timeout
-        )
+        override = storage_override(args.storage)
+        config = load_config(args.study).with_overrides(storage=override, n_trials=args.n_trials, timeout=args.timeout)
+        if override is None:  # the study file's URL: refused before any work too
+            parse_url(config.study.storage, f"{args.study}: [study] storage")
         study_builder(config)  # a builder that cannot be imported fails before any data is prepared
         configure_tensorflow(args.threads, mixed_precision=config.training.mixed_precision)
         from hpo.study.run import SearchInterrupted, load_data, run_search
@@ -45,25 +46,20 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _db_check(args: argparse.Namespace) -> int:
-    from hpo.workers.storage import (
-        NoOptunaTables,
-        make_storage,
-        mask_url,
-        server_version,
-        storage_override,
-        study_names,
-    )
+    from hpo.workers.storage import NoOptunaTables, make_storage, parse_url, server_version, study_names
+    from hpo.workers.url import storage_override
 
-    url = storage_override(args.url)
+    url = storage_override(args.url, flag="URL")
     if url is None:
         raise HpoError("give a storage URL or set $HPO_STORAGE_URL (better: no password on the command line)")
+    location = parse_url(url)
     try:
-        storage = make_storage(url, create=False)
+        storage = make_storage(location, create=False)
     except NoOptunaTables:
-        print(f"ok: {mask_url(url)} is reachable; no Optuna tables yet (the first `hpo search` creates them)")
+        print(f"ok: {location} is reachable; no Optuna tables yet (the first `hpo search` creates them)")
         return 0
     names = study_names(storage)
-    print(f"ok: {mask_url(url)} — {server_version(storage)}")
+    print(f"ok: {location} — {server_version(storage)}")
     print(f"studies ({len(names)}): {', '.join(names) if names else 'none'}")
     return 0
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from hpo.errors import HpoError
-from hpo.workers.storage import make_storage, mask_url, require_study, sqlite_path
+from hpo.workers.storage import StorageUrl, make_storage, parse_url, require_study
 
 __all__ = ["LOCALHOST", "serve"]
 
@@ -19,8 +19,12 @@ log = logging.getLogger(__name__)
 LOCALHOST = "127.0.0.1"
 
 
-def serve(storage_url: str, study_name: str | None, host: str | None, port: int) -> None:
-    """Run the dashboard until Ctrl-C. ``study_name`` (if given) must exist in the storage."""
+def serve(location: StorageUrl | str, study_name: str | None, host: str | None, port: int) -> None:
+    """Run the dashboard until Ctrl-C. ``study_name`` (if given) must exist in the storage.
+    ``location`` may be the URL itself (docker-compose.yml and the Kubernetes dashboard pass
+    ``$HPO_STORAGE_URL``)."""
+    if isinstance(location, str):
+        location = parse_url(location)
     import optuna_dashboard
 
     if not 1 <= port <= 65535:
@@ -28,10 +32,10 @@ def serve(storage_url: str, study_name: str | None, host: str | None, port: int)
     # never creates a SQLite file (a typo would serve an empty one); a server database without
     # Optuna's tables gets them when no study is named, as optuna-dashboard itself does, so a
     # dashboard started before the first worker waits for studies instead of crashing
-    storage = make_storage(storage_url, create=study_name is None and sqlite_path(storage_url) is None)
+    storage = make_storage(location, create=study_name is None and not location.local)
     path = "/dashboard/"
     if study_name is not None:
-        path = f"/dashboard/studies/{require_study(storage, storage_url, study_name)}"
+        path = f"/dashboard/studies/{require_study(storage, study_name)}"
     if host is None:
         host = LOCALHOST
     elif host not in (LOCALHOST, "localhost", "::1"):
@@ -39,7 +43,7 @@ def serve(storage_url: str, study_name: str | None, host: str | None, port: int)
             "the dashboard has no authentication; anyone who can reach %s:%d sees and edits studies", host, port
         )
     shown = f"[{host}]" if ":" in host else host
-    print(f"optuna-dashboard for {mask_url(storage_url)}: http://{shown}:{port}{path}  (Ctrl-C stops it)", flush=True)
+    print(f"optuna-dashboard for {location}: http://{shown}:{port}{path}  (Ctrl-C stops it)", flush=True)
     try:
         optuna_dashboard.run_server(storage, host=host, port=port)  # returns on Ctrl-C (bottle catches it)
     except KeyboardInterrupt:

@@ -26,6 +26,7 @@ from hpo.study.study import FINISHED, accuracy, best_by_accuracy, epochs_run, fe
 from hpo.workers.outage import StorageOutage, storage_failure
 from hpo.workers.recovery import finished_elsewhere, requeue_interrupted, waiting_line
 from hpo.workers.slots import Slot, SlotLock, claim
+from hpo.workers.storage import rdb_storage
 
 if TYPE_CHECKING:
     from hpo.model.builders import Builder
@@ -145,7 +146,7 @@ def run_search(
     emit = on_trial or progress.line
     progress.refresh(study)
     guard = FailureGuard(max_failures)
-    lock = SlotLock(study._storage, study.study_name, config.study.storage)
+    lock = SlotLock(study._storage, study.study_name)
     objective = Objective(config, data, worker, on_start=lock.release, on_epoch=progress.epoch, build=build)
     callbacks: list[Callable[[optuna.Study, FrozenTrial], None]] = [
         progress.trial_done,  # first, so the status line under the trial's line is already current
@@ -154,7 +155,7 @@ def run_search(
         guard,
     ]
     deadline = time.monotonic() + config.study.timeout if config.study.timeout else None
-    outage = StorageOutage(config.study.storage, emit)
+    outage = StorageOutage(rdb_storage(study._storage).location, emit)
     waiting = False
     try:
         while not guard.tripped and (deadline is None or time.monotonic() < deadline):

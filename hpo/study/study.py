@@ -112,7 +112,7 @@ def open_study(config: StudyConfig, worker: str = "") -> optuna.Study:
 def load_study(config: StudyConfig) -> optuna.Study:
     """Load an existing study; a missing one is an error listing the studies that exist."""
     storage = study_storage(config, create=False)
-    require_study(storage, config.study.storage, config.study.name)
+    require_study(storage, config.study.name)
     return optuna.load_study(
         study_name=config.study.name,
         storage=storage,

@@ -22,21 +22,27 @@ from optuna.storages import RDBStorage
 from optuna.storages._rdb import models
 from optuna.trial import TrialState
 
+from hpo.workers.secrets import mask
+from hpo.workers.url import StorageUrl
+
 __all__ = ["HeartbeatStorage", "error_line"]
 
 log = logging.getLogger(__name__)
 
 
 def error_line(exc: BaseException) -> str:
-    """The first line of the database's own message: Optuna's StorageInternalError says
+    """The first line of the database's own message, masked (`hpo.workers.secrets.mask`,
+    before it is cut, so no half of a secret is left): Optuna's StorageInternalError says
     "invalid data in the commit" whatever happened, so its cause is what to show."""
     cause = exc.__cause__ if isinstance(exc, StorageInternalError) and exc.__cause__ else exc
-    return (str(cause).strip().splitlines() or [type(cause).__name__])[0][:160]
+    return mask((str(cause).strip().splitlines() or [type(cause).__name__])[0])[:240]
 
 
 class HeartbeatStorage(RDBStorage):
     """`RDBStorage` whose heartbeat survives database errors and whose stale-trial check
-    covers trials that never sent a heartbeat."""
+    covers trials that never sent a heartbeat. ``location``: the URL it was opened with."""
+
+    location: StorageUrl
 
     def record_heartbeat(self, trial_id: int) -> None:
         try:

@@ -2,9 +2,16 @@
 
 Each worker is a fresh interpreter (never a fork of a process that imported TensorFlow),
 pinned to one GPU with ``CUDA_VISIBLE_DEVICES`` when there are GPUs, or given an equal share
-of the CPU cores. Its output lines are prefixed with its id. SIGINT/SIGTERM to the launcher
-is forwarded as SIGTERM, so every worker stops cleanly. The launcher exits non-zero when a
-worker did.
+of the CPU cores, and the storage URL in ``$HPO_STORAGE_URL`` (not on its command line, where
+``ps`` shows it). Its output lines are prefixed with its id (and masked). SIGINT/SIGTERM to
+the launcher is forwarded as SIGTERM, so every worker stops cleanly.
+
+A worker runs hpo without the current folder on ``sys.path`` (``python -m`` would put it
+first, so a ``filelock.py`` in a downloaded dataset would run inside every worker); the
+builder a study names is still looked up there, explicitly (`hpo.model.builders`).
+
+The launcher's exit status is its workers' worst (`exit_status`), in the documented list
+(README, "What is guaranteed").
 """
 
 from __future__ import annotations
@@ -16,12 +23,27 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import IO
 
 from hpo.errors import HpoError
+from hpo.workers.secrets import mask
+from hpo.workers.url import STORAGE_ENV, StorageUrl
 
-__all__ = ["WorkerPlan", "detect_gpus", "launch", "plan_workers"]
+__all__ = ["WORKER_COMMAND", "WorkerPlan", "detect_gpus", "exit_status", "launch", "plan_workers", "signal_name"]
+
+#: ``python -c`` with this runs hpo's CLI: the current folder ('' first on ``sys.path``) is
+#: dropped, and the folder hpo itself was imported from is added last in case hpo is not
+#: installed (run from its checkout). ``python -P`` would do the first part, on 3.11+ only.
+WORKER_COMMAND = (
+    "import sys\n"
+    "if sys.path[:1] == ['']: del sys.path[0]\n"
+    "try:\n    import hpo.cli\n"
+    "except ModuleNotFoundError:\n    sys.path.append({root!r})\n    import hpo.cli\n"
+    "sys.exit(hpo.cli.main())\n"
+)
+_HPO_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def detect_gpus() -> list[str]:
@@ -45,8 +67,10 @@ class WorkerPlan:
     def __init__(self, worker_id: str, gpu: str | None, threads: int | None) -> None:
         self.worker_id, self.gpu, self.threads = worker_id, gpu, threads
 
-    def env(self) -> dict[str, str]:
+    def env(self, location: StorageUrl | None = None) -> dict[str, str]:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "HPO_WORKER_ID": self.worker_id}
+        if location is not None:
+            env[STORAGE_ENV] = location.url
         env["CUDA_VISIBLE_DEVICES"] = self.gpu if self.gpu is not None else ""
         if self.threads:
             env["OMP_NUM_THREADS"] = str(self.threads)
@@ -70,7 +94,7 @@ def plan_workers(n: int, gpus: Sequence[str], cores: int | None = None) -> list[
 
 def _pump(prefix: str, stream: IO[str], emit: Callable[[str], None]) -> None:
     for line in stream:
-        emit(f"[{prefix}] {line.rstrip()}")
+        emit(mask(f"[{prefix}] {line.rstrip()}"))
 
 
 _PRINT_LOCK = threading.Lock()
@@ -82,19 +106,29 @@ def _print(line: str) -> None:
 
 
 def launch(
-    plans: Sequence[WorkerPlan], worker_args: Sequence[str], emit: Callable[[str], None] = _print
+    plans: Sequence[WorkerPlan],
+    worker_args: Sequence[str],
+    location: StorageUrl,
+    emit: Callable[[str], None] = _print,
 ) -> tuple[list[int], int | None]:
-    """Run ``hpo worker <worker_args>`` once per plan, each output line passed to ``emit`` with
-    the worker's id; returns their exit codes and the signal that stopped the launcher
-    (forwarded to every worker as SIGTERM), if any."""
+    """Run ``hpo worker <worker_args>`` on the storage at ``location`` once per plan, each
+    output line passed to ``emit`` with the worker's id; returns their exit codes (``-N``: killed
+    by signal N) and the signal that stopped the launcher (forwarded to every worker as
+    SIGTERM), if any."""
     procs: list[subprocess.Popen[str]] = []
     pumps: list[threading.Thread] = []
     for plan in plans:
-        cmd = [sys.executable, "-m", "hpo", "worker", *worker_args, "--id", plan.worker_id]
+        boot = WORKER_COMMAND.format(root=_HPO_ROOT)
+        cmd = [sys.executable, "-c", boot, "worker", *worker_args, "--id", plan.worker_id]
         if plan.threads:
             cmd += ["--threads", str(plan.threads)]
         proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=plan.env(), start_new_session=True
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=plan.env(location),
+            start_new_session=True,
         )
         procs.append(proc)
         assert proc.stdout is not None
@@ -119,3 +153,30 @@ def launch(
         for s, handler in old.items():
             signal.signal(s, handler)
     return codes, (received[0] if received else None)
+
+
+#: hpo's documented exit codes, most severe first (a worker's worst is the launcher's): a bug
+#: (a traceback), bad input (retrying won't help), an I/O error such as a full disk, the
+#: storage unavailable (retry later), stopped by a signal (128 + N)
+SEVERITY = (1, 2, 74, 75)
+
+
+def signal_name(code: int) -> str | None:
+    """``SIGKILL`` for a worker killed by a signal (Popen's ``-9``) or stopped by one (137)."""
+    number = -code if code < 0 else code - 128 if code > 128 else 0
+    try:
+        return signal.Signals(number).name if number else None
+    except ValueError:
+        return None
+
+
+def exit_status(codes: Sequence[int], *, study_done: bool) -> int:
+    """The launcher's exit status from its workers' (``-N``: killed by signal N): 0 when all
+    finished; when the study is done (cap or timeout reached), workers stopped by a signal
+    don't count (a peer retried their trial); else the worst code, 128 + N for a signal, and
+    1 for a code hpo does not document."""
+    counted = [c for c in codes if c != 0 and not (study_done and signal_name(c))]
+    if not counted:
+        return 0
+    known = [c if c in SEVERITY else 128 - c if c < 0 else c if signal_name(c) else 1 for c in counted]
+    return min(known, key=lambda c: SEVERITY.index(c) if c in SEVERITY else len(SEVERITY))

@@ -19,10 +19,10 @@ from collections.abc import Callable
 import optuna
 import sqlalchemy
 
-from hpo.errors import DiskFull
+from hpo.errors import DiskFull, StorageUnavailable
 from hpo.fsutil import disk_full, is_disk_full
 from hpo.workers.heartbeat import error_line
-from hpo.workers.storage import StorageUnavailable, mask_url, sqlite_path
+from hpo.workers.url import StorageUrl
 
 __all__ = ["OUTAGE_LIMIT_S", "STORAGE_ERRORS", "StorageOutage", "storage_failure", "storage_full"]
 
@@ -69,15 +69,11 @@ def storage_full(exc: BaseException) -> bool:
     return False
 
 
-def _first_line(exc: BaseException) -> str:
-    return mask_url(error_line(exc))
-
-
 class StorageOutage:
     """Waits for the storage to answer again; ``limit_s`` bounds the wait."""
 
-    def __init__(self, url: str, emit: Callable[[str], None], limit_s: float = OUTAGE_LIMIT_S) -> None:
-        self.url, self.emit, self.limit_s = url, emit, limit_s
+    def __init__(self, location: StorageUrl, emit: Callable[[str], None], limit_s: float = OUTAGE_LIMIT_S) -> None:
+        self.location, self.emit, self.limit_s = location, emit, limit_s
         self.since: float | None = None
 
     def wait(self, exc: BaseException, probe: Callable[[], object]) -> None:
@@ -87,8 +83,7 @@ class StorageOutage:
             raise self._full(exc)
         self.since = time.monotonic()
         self.emit(
-            f"storage {mask_url(self.url)} stopped answering ({_first_line(exc)}); "
-            f"waiting up to {self.limit_s:.0f} s for it"
+            f"storage {self.location} stopped answering ({error_line(exc)}); waiting up to {self.limit_s:.0f} s for it"
         )
         while True:
             time.sleep(PROBE_EVERY_S)
@@ -98,16 +93,16 @@ class StorageOutage:
             except STORAGE_ERRORS as again:
                 if time.monotonic() - self.since > self.limit_s:
                     raise StorageUnavailable(
-                        f"storage {mask_url(self.url)} unreachable for {self.limit_s:.0f} s ({_first_line(again)}) — "
+                        f"storage {self.location} unreachable for {self.limit_s:.0f} s ({error_line(again)}) — "
                         "the study is safe in it; start the worker again once it is back"
                     ) from None
 
     def _full(self, exc: BaseException) -> DiskFull:
         kept = "every finished trial is kept"
-        if (path := sqlite_path(self.url)) is not None:
-            return disk_full(path, what=f"SQLite: database or disk is full; {kept}")
+        if self.location.path is not None:
+            return disk_full(self.location.path, what=f"SQLite: database or disk is full; {kept}")
         return DiskFull(
-            f"disk full: the database server of {mask_url(self.url)} ({_first_line(exc)}; {kept}) — "
+            f"disk full: the database server of {self.location} ({error_line(exc)}; {kept}) — "
             "free some space on its disk and run it again"
         )
 

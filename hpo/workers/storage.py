@@ -38,77 +38,55 @@ at this write rate it is a safeguard, not a measured fix.
 SQLite's locks need a local file system (not NFS): workers on several machines share a
 Postgres server instead (README, "Scale out").
 
-Passwords never appear in messages: use `mask_url`.
+The URL arrives parsed (`hpo.workers.url.StorageUrl`); nothing here prints a password
+(`hpo.workers.secrets.mask`). Whose tables a database holds, and one creator of Optuna's
+tables at a time: `hpo.workers.schema`.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
-import sqlite3
 import warnings
-from pathlib import Path
 from typing import Any
 
 import optuna
 import sqlalchemy
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
-from hpo.errors import NoOptunaTables, StorageError, StorageUnavailable
+from hpo.errors import HpoError, NoOptunaTables, StorageError, StorageUnavailable
 from hpo.workers.heartbeat import HeartbeatStorage, error_line
+from hpo.workers.schema import SQLITE_TIMEOUT_S, ForeignDatabase, prepared
+from hpo.workers.secrets import mask
+from hpo.workers.url import STORAGE_ENV, StorageUrl, parse_url, storage_override
 
 __all__ = [
     "STORAGE_ENV",
+    "ForeignDatabase",
     "NoOptunaTables",
     "StorageError",
     "StorageUnavailable",
+    "StorageUrl",
     "make_storage",
     "mask_url",
+    "parse_url",
+    "rdb_storage",
     "require_study",
     "server_version",
-    "sqlite_path",
     "storage_override",
     "study_names",
 ]
 
-SQLITE_TIMEOUT_S = 60
-#: Every command that takes ``--storage`` falls back to this variable, so a password need not
-#: be on a command line (``ps``) or in a study file. Optuna's own ``OPTUNA_STORAGE`` works too.
-STORAGE_ENV = "HPO_STORAGE_URL"
-STORAGE_ENVS = (STORAGE_ENV, "OPTUNA_STORAGE")
-_POSTGRES = re.compile(r"^postgres(ql)?(\+\w+)?://")
-
+#: the one masking function, under the name the rest of hpo has always imported
+mask_url = mask
 
 #: connection-level failures (libpq / psycopg wording): the server may well come back
 _UNAVAILABLE = re.compile(
     r"connection refused|timeout expired|timed out|could not translate host name|server closed the connection"
-    r"|connection reset|no route to host|the database system is (starting up|shutting down|in recovery)",
+    r"|connection reset|no route to host|the database system is (starting up|shutting down|in recovery)"
+    r"|not (currently |yet )?accepting connections|too many clients|remaining connection slots",
     re.IGNORECASE,
 )
-
-
-def storage_override(flag: str | None) -> str | None:
-    """The storage a command uses instead of its study file's: ``--storage``, else
-    ``$HPO_STORAGE_URL``, else ``$OPTUNA_STORAGE``, else None (the file's)."""
-    return flag or next((os.environ[v] for v in STORAGE_ENVS if os.environ.get(v)), None)
-
-
-def mask_url(text: str) -> str:
-    """Hide every password in a URL or in a message holding URLs: ``user:secret@host``,
-    ``:secret@host``, a raw ``@`` inside the password (the host is after the last ``@``), and
-    ``?password=secret`` -> ``***``."""
-    text = re.sub(
-        r"(\w[\w+.-]*://)([^/\s?#]*)@",
-        lambda m: m.group(1) + (m.group(2).split(":", 1)[0] + ":***" if ":" in m.group(2) else m.group(2)) + "@",
-        text,
-    )
-    return re.sub(r"([?&](?:password|pass|pwd)=)[^&\s]*", r"\1***", text, flags=re.IGNORECASE)
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The file of a ``sqlite:///`` URL, or None for other back ends."""
-    return Path(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else None
 
 
 def _immediate_transactions(engine: sqlalchemy.Engine) -> None:
@@ -126,23 +104,11 @@ def _immediate_transactions(engine: sqlalchemy.Engine) -> None:
     engine.dispose()  # connections opened before the hooks are replaced by hooked ones
 
 
-def _sqlite_engine_kwargs(path: Path, create: bool) -> dict[str, Any]:
-    if not create and not path.is_file():
-        raise StorageError(f"no study database at {path} — run `hpo search` first (or check --storage)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with sqlite3.connect(path, timeout=SQLITE_TIMEOUT_S) as con:
-            con.execute("PRAGMA journal_mode=WAL")  # persistent: stored in the file
-    except sqlite3.Error as exc:
-        raise StorageError(f"cannot open SQLite file {path} ({exc})") from None
-    return {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
-
-
 def _postgres_url(url: str) -> str:
     """``postgres://`` (Heroku style) -> ``postgresql://``; a driver named in the URL is kept.
     A plain URL needs psycopg 3: a missing driver is a one-line error naming the extra."""
     url = re.sub(r"^postgres://", "postgresql://", url)
-    named = _POSTGRES.match(url)
+    named = re.match(r"^postgres(ql)?(\+\w+)?://", url)
     driver = (named.group(2) if named else None) or "+psycopg"
     module = {"+psycopg": "psycopg", "+psycopg2": "psycopg2", "+pg8000": "pg8000"}.get(driver, driver[1:])
     if importlib.util.find_spec(module) is None:
@@ -151,38 +117,26 @@ def _postgres_url(url: str) -> str:
     return url
 
 
-def _has_optuna_tables(url: str, engine_kwargs: dict[str, Any]) -> bool:
-    """Whether the database holds Optuna's ``studies`` table (True when it can't be reached:
-    that error is the one to report)."""
-    engine = sqlalchemy.create_engine(url, **engine_kwargs)
-    try:
-        return sqlalchemy.inspect(engine).has_table("studies")
-    except Exception:
-        return True
-    finally:
-        engine.dispose()
-
-
 def make_storage(
-    url: str,
+    url: StorageUrl | str,
     *,
     heartbeat_interval: int | None = None,
     grace_period: int | None = None,
     max_retry: int | None = None,
     create: bool = True,
-) -> RDBStorage:
+) -> HeartbeatStorage:
     """Open the storage at ``url``; with ``heartbeat_interval``, stale trials are failed after
     ``grace_period`` and retried up to ``max_retry`` times. ``create=False`` (read-only
-    commands): a missing SQLite file or missing Optuna tables is an error, never created."""
-    shown = mask_url(url)
-    path = sqlite_path(url)
-    if path is not None:
-        engine_kwargs = _sqlite_engine_kwargs(path, create)
-    elif _POSTGRES.match(url):
-        url = _postgres_url(url)
-        engine_kwargs = {"pool_pre_ping": True}
+    commands): a missing SQLite file or missing Optuna tables is an error, never created, and
+    nothing is written. The storage keeps its `StorageUrl` as ``location``."""
+    location = url if isinstance(url, StorageUrl) else parse_url(url)
+    engine_kwargs: dict[str, Any]
+    if location.kind == "sqlite":
+        driver_url, engine_kwargs = location.url, {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
+    elif location.kind == "postgres":
+        driver_url, engine_kwargs = _postgres_url(location.url), {"pool_pre_ping": True}
     else:
-        raise StorageError(f"unsupported storage URL {shown} — use sqlite:///FILE or postgresql://…")
+        raise StorageError(f"unsupported storage URL {location} — use sqlite:///FILE or postgresql://…")
     heartbeat: dict[str, object] = {}
     if heartbeat_interval:
         with warnings.catch_warnings():
@@ -194,35 +148,44 @@ def make_storage(
             "heartbeat_stale_trial_callback": retry,
         }
     try:
-        with warnings.catch_warnings():
+        with prepared(location, driver_url, create=create), warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             storage = HeartbeatStorage(
-                url,
+                driver_url,
                 engine_kwargs=engine_kwargs,
                 skip_table_creation=not create,
                 **heartbeat,  # type: ignore[arg-type]
             )
+    except HpoError:
+        raise
     except Exception as exc:  # SQLAlchemy and the drivers raise many types for connection problems
-        if not create and not _has_optuna_tables(url, engine_kwargs):
-            raise NoOptunaTables(f"no Optuna tables in {shown} — run `hpo search` first (or check --storage)") from None
-        first = error_line(exc)
         kind = StorageUnavailable if _UNAVAILABLE.search(f"{exc} {exc.__cause__}") else StorageError
-        raise kind(f"cannot open storage {shown} ({mask_url(first)})") from None
-    if path is not None:
+        raise kind(f"cannot open storage {location} ({error_line(exc)})") from None
+    storage.location = location
+    if location.kind == "sqlite":
         _immediate_transactions(storage.engine)
     return storage
+
+
+def rdb_storage(storage: optuna.storages.BaseStorage) -> HeartbeatStorage:
+    """hpo's storage behind ``storage``: a study's ``_storage`` is Optuna's cache around it."""
+    inner = getattr(storage, "_backend", storage)
+    if not isinstance(inner, HeartbeatStorage):
+        raise TypeError(f"not a storage made by make_storage: {type(storage).__name__}")
+    return inner
 
 
 def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
     return sorted(s.study_name for s in storage.get_all_studies())
 
 
-def require_study(storage: optuna.storages.BaseStorage, url: str, name: str) -> int:
+def require_study(storage: optuna.storages.BaseStorage, name: str) -> int:
     """The id of study ``name``; a missing one is an error listing the studies that exist."""
     studies = {s.study_name: s._study_id for s in storage.get_all_studies()}
     if name not in studies:
         found = ", ".join(sorted(studies)) if studies else "none"
-        raise StorageError(f"no study '{name}' in {mask_url(url)} (studies there: {found}) — run `hpo search` first")
+        where = rdb_storage(storage).location
+        raise StorageError(f"no study '{name}' in {where} (studies there: {found}) — run `hpo search` first")
     return int(studies[name])
 
 
