@@ -160,7 +160,7 @@ def _foreign_sqlite(path: Path) -> None:
     con.close()
 
 
-@pytest.mark.parametrize("command", ["db check", "trials", "search", "dashboard"])
+@pytest.mark.parametrize("command", ["db check", "trials", pytest.param("search", marks=pytest.mark.slow), "dashboard"])
 def test_another_applications_sqlite_file_is_refused_untouched(command: str, synth_dir: Path, tmp_path: Path) -> None:
     db_folder = tmp_path / "theirs"
     db_folder.mkdir()
@@ -172,6 +172,22 @@ def test_another_applications_sqlite_file_is_refused_untouched(command: str, syn
     proc = run_hpo(*args)
     assert_user_error(proc, str(app), "not an Optuna database", "studies", sole=command != "search")
     assert _fingerprint(db_folder) == before  # not a byte written, no journal or lock file beside it
+
+
+@pytest.mark.postgres
+def test_a_postgres_table_named_like_optunas_but_not_its_is_refused(
+    fresh_database: Callable[[], str],
+) -> None:
+    """Other tables are fine in a shared server database; a ``studies`` that is not Optuna's is
+    not (Optuna would fail on it with a traceback, or write beside it)."""
+    url = fresh_database()
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("create table studies (id serial primary key, title text)")
+    for args in (("db", "check"), ("dashboard", "--port", str(_free_port()))):  # the dashboard would create
+        assert_user_error(run_hpo(*args, env={"HPO_STORAGE_URL": url}), "not an Optuna database", "(studies)")
+    with psycopg.connect(url) as con:
+        tables = con.execute("select tablename from pg_tables where schemaname = 'public'").fetchall()
+    assert tables == [("studies",)]
 
 
 def test_db_check_changes_no_file(tmp_path: Path) -> None:

@@ -31,8 +31,10 @@ from hpo.workers.url import StorageUrl
 __all__ = ["SQLITE_TIMEOUT_S", "ForeignDatabase", "prepared"]
 
 SQLITE_TIMEOUT_S = 60
-#: Optuna's tables and their columns (``alembic_version`` is Alembic's, which Optuna uses)
-OPTUNA_TABLES = {t.name: {c.name for c in t.columns} for t in models.BaseModel.metadata.sorted_tables} | {
+#: Optuna's tables and their key columns, which no schema version changed (a newer column
+#: is Optuna's own "run `optuna storage upgrade`" case, not another application's table);
+#: ``alembic_version`` is Alembic's, which Optuna uses
+OPTUNA_TABLES = {t.name: {c.name for c in t.primary_key.columns} for t in models.BaseModel.metadata.sorted_tables} | {
     "alembic_version": {"version_num"}
 }
 _SCHEMA_LOCK = "hpo:optuna-schema"
@@ -49,7 +51,7 @@ def _foreign(tables: Mapping[str, set[str]], whole_file: bool) -> list[str]:
         name
         for name, columns in tables.items()
         if (name in OPTUNA_TABLES and not OPTUNA_TABLES[name] <= columns)
-        or (whole_file and name not in OPTUNA_TABLES and not name.startswith("sqlite_"))
+        or (whole_file and name not in OPTUNA_TABLES and not name.startswith(("sqlite_", "_alembic_tmp_")))
     )
 
 
