@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hpo.commands.search import ENV_HELP
+from hpo.commands.study_file import study_config
 from hpo.errors import HpoError
 from hpo.fsutil import shown
 
@@ -33,13 +34,11 @@ def _max_cost(args: argparse.Namespace, config: Any) -> float | None:
 
 def _export(args: argparse.Namespace) -> int:
     from hpo.api import Study
-    from hpo.config import load_config
     from hpo.model.builders import study_builder
     from hpo.records.export import METRICS_FILE
     from hpo.savedmodel.export import check_export_out  # no TensorFlow until the retrain
-    from hpo.workers.url import storage_override
 
-    study = Study(load_config(args.study).with_overrides(storage=storage_override(args.storage)))
+    study = Study(study_config(args))
     out = Path(args.out or f"models/{study.name}")
     check_export_out(study.config, out)  # before any data preparation or training
     study_builder(study.config)

@@ -10,27 +10,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hpo.commands.study_file import study_config
 from hpo.errors import HpoError
 
 __all__ = ["ENV_HELP", "register"]
 
 #: the --storage help of every command: where the URL comes from when the flag is absent
 ENV_HELP = "; default $HPO_STORAGE_URL or $OPTUNA_STORAGE, else [study] storage"
-
-
-def _config(args: argparse.Namespace) -> Any:
-    from hpo.config import load_config
-    from hpo.workers.url import parse_url, storage_override
-
-    overrides = {
-        "n_trials": getattr(args, "n_trials", None),
-        "timeout": getattr(args, "timeout", None),
-        "storage": storage_override(getattr(args, "storage", None)),
-    }
-    config = load_config(args.study).with_overrides(**overrides)
-    if overrides["storage"] is None:  # the study file's URL: refused before any work too
-        parse_url(config.study.storage, f"{args.study}: [study] storage")
-    return config
 
 
 def _plan(args: argparse.Namespace) -> list[Any]:
@@ -131,7 +117,7 @@ def _search(args: argparse.Namespace) -> int:
     from hpo.workers.url import parse_url
 
     plans = _plan(args)
-    study = Study(_config(args))
+    study = Study(study_config(args))
     config = study.config
     study_builder(config)  # a builder that cannot be imported fails before any data is prepared
     started = time.perf_counter()
@@ -163,7 +149,7 @@ def _trials(args: argparse.Namespace) -> int:
     from hpo.report.summary import format_trials, trial_record
     from hpo.study.study import load_study
 
-    study = load_study(_config(args))
+    study = load_study(study_config(args))
     if args.json:
         print(json.dumps([trial_record(t) for t in study.get_trials(deepcopy=False)], indent=1, default=str))
     else:
@@ -175,7 +161,7 @@ def _best(args: argparse.Namespace) -> int:
     from hpo.report.summary import format_summary, study_summary
     from hpo.study.study import load_study
 
-    config = _config(args)
+    config = study_config(args)
     summary = study_summary(load_study(config), config)
     print(json.dumps(summary, indent=1, default=str) if args.json else format_summary(summary))
     return 0

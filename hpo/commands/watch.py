@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hpo.commands.search import ENV_HELP
+from hpo.commands.study_file import study_config
 from hpo.errors import HpoError
 
 __all__ = ["register"]
@@ -18,9 +19,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 
     override = storage_override(args.storage)
     if args.study is not None:
-        from hpo.config import load_config
-
-        config = load_config(args.study).with_overrides(storage=override)
+        config = study_config(args)
         serve(parse_url(config.study.storage), config.study.name, args.host, args.port)
     elif override is not None:
         serve(parse_url(override), None, args.host, args.port)
@@ -30,12 +29,10 @@ def _dashboard(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from hpo.config import load_config
     from hpo.report.html import build_report, check_report_out, default_report_path
     from hpo.study.study import load_study
-    from hpo.workers.url import storage_override
 
-    config = load_config(args.study).with_overrides(storage=storage_override(args.storage))
+    config = study_config(args)
     out = Path(args.out) if args.out else default_report_path(config)
     check_report_out(out)  # before the study is read
     path = build_report(load_study(config), config, out)

@@ -8,23 +8,19 @@ from pathlib import Path
 from typing import Any
 
 from hpo.commands.search import ENV_HELP, progress_for
+from hpo.commands.study_file import study_config
 from hpo.errors import HpoError
 
 __all__ = ["register"]
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from hpo.config import load_config
     from hpo.model.builders import study_builder
     from hpo.workers.process import configure_tensorflow, install_signal_handlers, interrupted_exit_code, worker_name
-    from hpo.workers.url import parse_url, storage_override
 
     install_signal_handlers()
     try:
-        override = storage_override(args.storage)
-        config = load_config(args.study).with_overrides(storage=override, n_trials=args.n_trials, timeout=args.timeout)
-        if override is None:  # the study file's URL: refused before any work too
-            parse_url(config.study.storage, f"{args.study}: [study] storage")
+        config = study_config(args)
         study_builder(config)  # a builder that cannot be imported fails before any data is prepared
         configure_tensorflow(args.threads, mixed_precision=config.training.mixed_precision)
         from hpo.study.run import SearchInterrupted, load_data, run_search
