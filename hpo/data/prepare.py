@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -36,6 +35,7 @@ from hpo.data.split import SPLITS, check_fractions, stratified_split
 from hpo.errors import DataError, OutputError
 from hpo.fsutil import crash_point, disk_full, file_lock, is_disk_full, shown, write_json
 from hpo.records.owned import listing, owner_above
+from hpo.records.prepare import ClassCount, Duplicate, PrepareReport, Skipped
 
 __all__ = ["REPORT_FILE", "PrepareResult", "format_summary", "prepare"]
 
@@ -45,7 +45,7 @@ MIN_SIZE, MAX_SIZE = 8, 1024
 @dataclass(frozen=True)
 class PrepareResult:
     out: Path
-    report: dict[str, Any]
+    report: PrepareReport
 
 
 def _resolved(path: Path, what: str) -> Path:
@@ -146,8 +146,8 @@ class _Sorted:
     are de-duplicated."""
 
     used: dict[str, ScannedFile]  # content hash -> first file with it, in scan order
-    skipped: list[dict[str, str]]
-    duplicates: list[dict[str, str]]
+    skipped: list[Skipped]
+    duplicates: list[Duplicate]
 
 
 def _sort_files(
@@ -213,12 +213,17 @@ def _prepare_locked(
     cache.save_index()
     crash_point("index")
 
-    classes = [
+    def in_split(shas: list[str], split: str) -> int:
+        return sum(split_of[h] == split for h in shas)
+
+    classes: list[ClassCount] = [
         {
             "name": c,
             "label": display_label(c),
             "count": len(shas),
-            **{s: sum(split_of[h] == s for h in shas) for s in SPLITS},
+            "train": in_split(shas, "train"),
+            "val": in_split(shas, "val"),
+            "test": in_split(shas, "test"),
         }
         for c, shas in by_class.items()
     ]
@@ -243,7 +248,7 @@ def _prepare_locked(
     }
     write_json(out / MANIFEST_FILE, manifest)  # the commit point
     crash_point("manifest")
-    report = {
+    report: PrepareReport = {
         "source": str(scan.root),
         "image_size": image_size,
         "used": len(used),
