@@ -15,6 +15,7 @@ Importing this module does not import TensorFlow; searching and exporting do.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,13 +31,17 @@ from hpo.records.export import ExportMetrics
 from hpo.study.study import best_by_accuracy, load_study, open_study
 
 if TYPE_CHECKING:
+    import keras
+
     from hpo.model.builders import Builder
     from hpo.study.progress import SearchProgress
 
-__all__ = ["DataSource", "Export", "Study", "export", "search"]
+__all__ = ["DataSource", "Export", "Study", "StudyCallback", "export", "search"]
 
 #: a class folder (``<class>/*.jpg``), a prepared folder, or `PreparedData` (e.g. `hpo.arrays`)
 DataSource = str | os.PathLike[str] | PreparedData
+#: an Optuna study callback: called with the study and each finished trial
+StudyCallback = Callable[[optuna.Study, FrozenTrial], None]
 
 
 @dataclass(frozen=True)
@@ -138,10 +143,16 @@ class Study:
         timeout: float | None = None,
         progress: SearchProgress | None = None,
         verbose: bool = False,
+        callbacks: Sequence[StudyCallback] = (),
+        keras_callbacks: Sequence[keras.callbacks.Callback] = (),
     ) -> optuna.Study:
         """Run (or resume) the search until the study holds ``n_trials`` finished trials (the
         cap is study-wide) or ``timeout`` seconds pass; returns the Optuna study. Prints one
-        line per finished trial (per epoch too with ``verbose``) unless ``progress`` says else."""
+        line per finished trial (per epoch too with ``verbose``) unless ``progress`` says else.
+
+        ``callbacks``: Optuna study callbacks, called after each finished trial (e.g.
+        optuna-integration's ``MLflowCallback``); ``keras_callbacks``: added to every trial's
+        ``fit`` (e.g. ``keras.callbacks.TensorBoard``; one instance serves every trial)."""
         from hpo.study.progress import SearchProgress
         from hpo.study.run import run_search
         from hpo.workers.process import configure_tensorflow
@@ -151,7 +162,10 @@ class Study:
         configure_tensorflow(mixed_precision=self.config.training.mixed_precision)
         s = self.config.study
         shown = progress or SearchProgress(s.n_trials, s.timeout, verbose=verbose, live=False)
-        return run_search(self.config, prepared, progress=shown, build=self.build)
+        return run_search(
+            self.config, prepared, progress=shown, build=self.build, callbacks=callbacks,
+            keras_callbacks=keras_callbacks,
+        )  # fmt: skip
 
     def export(
         self,
@@ -163,9 +177,11 @@ class Study:
         epochs: int | None = None,
         tflite: bool = False,
         progress: bool = False,
+        from_trial: bool = False,
     ) -> Export:
         """Retrain the best (or given) trial on train+val, score it once on the test split and
-        write the export folder ``out`` (default ``models/<name>``), reloaded and checked."""
+        write the export folder ``out`` (default ``models/<name>``), reloaded and checked.
+        ``from_trial``: no retraining — the trial's own weights, stored by the search (``[artifacts]``)."""
         from hpo.savedmodel.export import check_export_out, export_study
 
         folder = Path(out) if out is not None else Path("models") / self.name
@@ -182,6 +198,7 @@ class Study:
             tflite=tflite,
             progress=progress,
             build=self.build,
+            from_trial=from_trial,
         )
         return Export(folder.resolve(), metrics)
 
@@ -210,9 +227,13 @@ def search(
     n_trials: int | None = None,
     timeout: float | None = None,
     verbose: bool = False,
+    callbacks: Sequence[StudyCallback] = (),
+    keras_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> optuna.Study:
     """`Study.search` on a `Study` or a study file."""
-    return _study(study, build).search(data, n_trials=n_trials, timeout=timeout, verbose=verbose)
+    return _study(study, build).search(
+        data, n_trials=n_trials, timeout=timeout, verbose=verbose, callbacks=callbacks, keras_callbacks=keras_callbacks
+    )
 
 
 def export(
@@ -224,6 +245,7 @@ def export(
     trial: int | None = None,
     epochs: int | None = None,
     tflite: bool = False,
+    from_trial: bool = False,
 ) -> Export:
     """`Study.export` on a `Study` or a study file."""
-    return _study(study, build).export(out, data=data, trial=trial, epochs=epochs, tflite=tflite)
+    return _study(study, build).export(out, data=data, trial=trial, epochs=epochs, tflite=tflite, from_trial=from_trial)

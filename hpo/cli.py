@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hpo import __version__
+from hpo.commands import artifacts as artifacts_cmd
 from hpo.commands import data as data_cmd
 from hpo.commands import init as init_cmd
 from hpo.commands import model as model_cmd
@@ -38,6 +39,8 @@ Typical flow:
   hpo worker studies/x.toml                                 join a study (one per GPU/host)
   hpo db check postgresql://user:pass@host/db               check a storage
   hpo export studies/demo.toml [--tflite]                   retrain best -> models/demo/saved_model
+  hpo export studies/demo.toml --from-trial                 the best trial's own weights, no retraining
+  hpo artifacts prune studies/demo.toml --keep-best 5       free the disk of other trials' weights
   hpo evaluate models/demo data/demo/images                 metrics of an export on a dataset
   hpo predict models/demo photo.jpg folder/                 classify files
   hpo compare models/searched models/baseline               exports side by side
@@ -59,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     search_cmd.register(sub)
     worker_cmd.register(sub)
     model_cmd.register(sub)
+    artifacts_cmd.register(sub)
     watch_cmd.register(sub)
     for command in _subcommands(parser):
         _global_flags(command, default=argparse.SUPPRESS)  # `hpo trials X -v` == `hpo -v trials X`

@@ -41,16 +41,23 @@ def _export(args: argparse.Namespace) -> int:
     study = Study(study_config(args))
     out = Path(args.out or f"models/{study.name}")
     check_export_out(study.config, out)  # before any data preparation or training
+    if args.from_trial and args.epochs is not None:
+        raise HpoError("give --epochs or --from-trial, not both (the stored weights are the trial's best epoch's)")
     study_builder(study.config)
     max_cost = _max_cost(args, study.config)
     study.optuna_study()  # a missing study is an error before any data is prepared
     study.data(args.data, progress=not args.no_progress)
     m = study.export(
-        out, trial=args.trial, max_cost=max_cost, epochs=args.epochs, tflite=args.tflite, progress=not args.no_progress
-    ).metrics
+        out, trial=args.trial, max_cost=max_cost, epochs=args.epochs, tflite=args.tflite,
+        progress=not args.no_progress, from_trial=args.from_trial,
+    ).metrics  # fmt: skip
+    how = (
+        f"its own weights from epoch {m.epochs} (trained on train only, no retraining)"
+        if m.from_trial
+        else f"retrained {m.epochs} epochs on train+val in {m.training_seconds:.0f} s"
+    )
     print(
-        f"Exported trial {m.trial}{' (baseline)' if m.baseline else ''}: retrained {m.epochs} epochs "
-        f"on train+val in {m.training_seconds:.0f} s; test accuracy {m.test_accuracy:.4f} "
+        f"Exported trial {m.trial}{' (baseline)' if m.baseline else ''}: {how}; test accuracy {m.test_accuracy:.4f} "
         f"(train {m.train_accuracy:.4f}, gap {m.train_test_gap:+.4f}); {m.param_count:,} params"
     )
     for q, v in (m.tflite or {}).items():
@@ -113,10 +120,11 @@ def _compare(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     e = sub.add_parser(
         "export",
-        help="retrain the best trial, score it on the test split, export a SavedModel",
+        help="retrain the best trial (or take its stored weights), score it on the test split, export a SavedModel",
         description=(
             "Retrain the best (or --trial N) trial's network on train+val for the epoch count at which "
-            "it peaked, score it once on the test split, and write OUT/: saved_model/ (serving "
+            "it peaked (or, with --from-trial, take the weights the trial itself stored: seconds, no training), "
+            "score it once on the test split, and write OUT/: saved_model/ (serving "
             "signature: float32 [N, H, W, 3] 0-255 pixels -> class probabilities), model.keras, "
             "labels.json, preprocess.json, metrics.json, MODEL_CARD.md, SHA256SUMS. The SavedModel is "
             "reloaded and checked against the trained model. OUT is checked before training (never a "
@@ -133,6 +141,11 @@ def register(sub: Any) -> None:
         help="output folder: new, empty or an unchanged earlier export (default models/<study name>)",
     )
     e.add_argument("--epochs", type=int, help="retrain epochs (default: the trial's best epoch)")
+    e.add_argument(
+        "--from-trial",
+        action="store_true",
+        help="no retraining: export the trial's own best-epoch weights, stored by the search ([artifacts])",
+    )
     e.add_argument("--tflite", action="store_true", help="also write float16 and int8 .tflite files")
     e.add_argument("--storage", metavar="URL", help=f"storage URL (overrides the file){ENV_HELP}")
     e.add_argument("--data", metavar="DIR", help="prepared folder or class folder (default: [data] source)")

@@ -20,7 +20,7 @@ def _dashboard(args: argparse.Namespace) -> int:
     override = storage_override(args.storage)
     if args.study is not None:
         config = study_config(args)
-        serve(parse_url(config.study.storage), config.study.name, args.host, args.port)
+        serve(parse_url(config.study.storage), config.study.name, args.host, args.port, config.artifacts.store)
     elif override is not None:
         serve(parse_url(override), None, args.host, args.port)
     else:

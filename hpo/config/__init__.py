@@ -14,6 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from hpo.config.schema import (
+    ArtifactsConfig,
     ConfigError,
     DataConfig,
     ModelConfig,
@@ -21,6 +22,7 @@ from hpo.config.schema import (
     SamplerConfig,
     StudyConfig,
     StudySection,
+    TrackingConfig,
     TrainingConfig,
 )
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from hpo.config.load import config_from_dict, load_config
 
 __all__ = [
+    "ArtifactsConfig",
     "ConfigError",
     "DataConfig",
     "ModelConfig",
@@ -35,6 +38,7 @@ __all__ = [
     "SamplerConfig",
     "StudyConfig",
     "StudySection",
+    "TrackingConfig",
     "TrainingConfig",
     "config_from_dict",
     "load_config",

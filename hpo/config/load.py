@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from hpo.config.outputs import artifacts_section, tracking_section
 from hpo.config.schema import (
     COSTS,
     FAMILIES,
@@ -38,7 +39,7 @@ else:  # pragma: no cover
 
 __all__ = ["config_from_dict", "load_config"]
 
-SECTIONS = ("study", "data", "model", "search", "sampler", "pruner", "training")
+SECTIONS = ("study", "data", "model", "search", "sampler", "pruner", "training", "artifacts", "tracking")
 _BUILDER = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
 
@@ -247,6 +248,9 @@ def config_from_dict(doc: dict[str, Any], path: Path, label: str | None = None) 
             f"{getattr(BASELINE, bad)!r} — widen it or set [study] enqueue_baseline = false"
         )
     study = replace(study, enqueue=_presets(file, presets, search, model))
+    artifacts = artifacts_section(file, base, name, doc.get("artifacts", {}))
+    tracking = tracking_section(file, base, doc.get("tracking", {}))
     return StudyConfig(
-        path=path, study=study, data=data, search=search, model=model, sampler=sampler, pruner=pruner, training=training
-    )
+        path=path, study=study, data=data, search=search, model=model, sampler=sampler, pruner=pruner,
+        training=training, artifacts=artifacts, tracking=tracking,
+    )  # fmt: skip

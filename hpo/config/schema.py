@@ -10,10 +10,12 @@ from hpo.config.space import SearchSpace
 from hpo.errors import ConfigError
 
 __all__ = [
+    "ARTIFACTS_FOLDER",
     "COSTS",
     "FAMILIES",
     "PRUNERS",
     "SAMPLERS",
+    "ArtifactsConfig",
     "ConfigError",
     "DataConfig",
     "ModelConfig",
@@ -21,6 +23,7 @@ __all__ = [
     "SamplerConfig",
     "StudyConfig",
     "StudySection",
+    "TrackingConfig",
     "TrainingConfig",
 ]
 
@@ -100,6 +103,31 @@ class TrainingConfig:
     mixed_precision: bool = False  # mixed_float16 on a GPU; float32 (and one warning) on a CPU
 
 
+#: a study file without ``[artifacts] store`` keeps the weights in this folder of its run folder
+ARTIFACTS_FOLDER = "artifacts"
+
+
+@dataclass(frozen=True)
+class ArtifactsConfig:
+    """``[artifacts]``: each trial's best-epoch weights as an Optuna artifact (`hpo.study.artifacts`).
+
+    ``store``: ``"file:/abs/dir"``, ``"s3://bucket"``, ``"gs://bucket"``, or ``"none"`` (off). A study
+    file that names none gets ``file:<run folder>/ARTIFACTS_FOLDER``; a config built in code has none."""
+
+    store: str = "none"
+    pruned: bool = False  # keep pruned trials' weights too (off: a pruned trial is rarely exported)
+    keep_best: int = 0  # after each trial, remove all but the K best trials' weights (0: keep all)
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """``[tracking]``: where trials are also logged. ``tensorboard``: a folder of TensorBoard runs (one
+    per trial); ``mlflow``: an MLflow tracking URI (one run per trial, optuna-integration's callback)."""
+
+    tensorboard: Path | None = None
+    mlflow: str | None = None
+
+
 @dataclass(frozen=True)
 class StudyConfig:
     path: Path
@@ -110,6 +138,8 @@ class StudyConfig:
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     pruner: PrunerConfig = field(default_factory=PrunerConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    artifacts: ArtifactsConfig = field(default_factory=ArtifactsConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     @property
     def multi_objective(self) -> bool:

@@ -3,8 +3,8 @@
 The export writes it with `ExportMetrics.save`; compare, report, model card and the CLI read it
 with `ExportMetrics.load` and attribute access. This is the only module that knows the JSON keys:
 they are the field names, unchanged since the first export, so every earlier export still loads
-(``family`` absent: ``"cnn"``; ``tflite`` absent: None). A missing, non-JSON or garbled file is a
-one-line `ModelFileError` naming the file and the key. No TensorFlow here.
+(``family`` absent: ``"cnn"``; ``tflite`` absent: None; ``from_trial`` absent: false). A missing,
+non-JSON or garbled file is a one-line `ModelFileError` naming the file and the key. No TensorFlow here.
 """
 
 from __future__ import annotations
@@ -183,7 +183,8 @@ class ExportMetrics:
     reloaded SavedModel's outputs were from the trained model's; ``tflite``: quantization ->
     variant, None when none was written; ``family``: "cnn" (hpo's from-scratch CNN), a
     ``keras.applications`` backbone such as "mobilenet_v3_small", or a user builder's
-    "package.module:function"."""
+    "package.module:function"; ``from_trial``: the trial's own weights (train split only, up to
+    its best epoch ``epochs``; ``training_seconds`` 0), not retrained."""
 
     study: str
     trial: int
@@ -204,6 +205,7 @@ class ExportMetrics:
     reload_max_abs_diff: float
     tflite: dict[str, TFLiteVariant] | None = None
     family: str = "cnn"
+    from_trial: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object of ``metrics.json`` (no ``tflite`` key when there are no variants)."""
@@ -248,6 +250,7 @@ class ExportMetrics:
             reload_max_abs_diff=r.number("reload_max_abs_diff"),
             tflite=None if r.obj.get("tflite") is None else _variants(r.child("tflite")),
             family=r.text("family") if "family" in r.obj else "cnn",
+            from_trial=r.flag("from_trial") if "from_trial" in r.obj else False,
         )
 
     @classmethod

@@ -15,7 +15,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-__all__ = ["TrialRecord", "baseline_attrs", "is_baseline", "write"]
+__all__ = ["StoredWeights", "TrialRecord", "baseline_attrs", "is_baseline", "write"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class TrialRecord:
     val_loss: float | None = None  # at best_epoch
     seconds_per_epoch: float | None = None
     val_accuracy_curve: list[float] | None = None  # per epoch; multi-objective trials only
+    weights: dict[str, Any] | None = None  # `StoredWeights`, written in one step once its upload finished
 
     @classmethod
     def of(cls, trial: FrozenTrial | optuna.Trial) -> TrialRecord:
@@ -48,6 +49,31 @@ class TrialRecord:
 
     def gap_or(self, default: float) -> float:
         return self.train_val_gap if self.train_val_gap is not None else default
+
+
+@dataclass(frozen=True)
+class StoredWeights:
+    """A trial's weights in the study's artifact store (`TrialRecord.weights`): the Optuna artifact
+    id, the file's SHA-256 and size (checked before an export uses it) and the 1-based epoch whose
+    weights it holds (the best by val accuracy)."""
+
+    artifact_id: str
+    sha256: str
+    bytes: int
+    epoch: int
+
+    @classmethod
+    def of(cls, trial: FrozenTrial | optuna.Trial) -> StoredWeights | None:
+        """The trial's record, or None when it has none (or one this version cannot read)."""
+        raw = TrialRecord.of(trial).weights
+        kinds = {f.name: f.type for f in fields(cls)}
+        if not isinstance(raw, dict) or set(raw) != set(kinds):
+            return None
+        ok = all(isinstance(raw[k], str if kinds[k] == "str" else int) for k in kinds)
+        return cls(**raw) if ok else None
+
+    def attr(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def write(trial: optuna.Trial, record: TrialRecord) -> None:

@@ -3,7 +3,8 @@
 Bound to 127.0.0.1 unless a host is given: the dashboard has no authentication, so exposing
 it beyond localhost is the user's explicit choice and gets a warning. Trials carry metric
 names (``val_accuracy``), per-epoch intermediate values and user attrs (``baseline``,
-``best_epoch``, ``param_count``, ...), which the dashboard shows.
+``best_epoch``, ``param_count``, ...), which the dashboard shows, and each trial's stored
+weights (``[artifacts]``) as a downloadable artifact.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from hpo.errors import HpoError
+from hpo.study.artifacts import open_store
 from hpo.workers.storage import StorageUrl, make_storage, parse_url, require_study
 
 __all__ = ["LOCALHOST", "serve"]
@@ -19,10 +21,13 @@ log = logging.getLogger(__name__)
 LOCALHOST = "127.0.0.1"
 
 
-def serve(location: StorageUrl | str, study_name: str | None, host: str | None, port: int) -> None:
+def serve(
+    location: StorageUrl | str, study_name: str | None, host: str | None, port: int, artifacts: str = "none"
+) -> None:
     """Run the dashboard until Ctrl-C. ``study_name`` (if given) must exist in the storage.
     ``location`` may be the URL itself (docker-compose.yml and the Kubernetes dashboard pass
-    ``$HPO_STORAGE_URL``)."""
+    ``$HPO_STORAGE_URL``); ``artifacts``: the study's ``[artifacts] store``, whose files the
+    dashboard lists per trial."""
     if isinstance(location, str):
         location = parse_url(location)
     import optuna_dashboard
@@ -45,7 +50,8 @@ def serve(location: StorageUrl | str, study_name: str | None, host: str | None, 
     shown = f"[{host}]" if ":" in host else host
     print(f"optuna-dashboard for {location}: http://{shown}:{port}{path}  (Ctrl-C stops it)", flush=True)
     try:
-        optuna_dashboard.run_server(storage, host=host, port=port)  # returns on Ctrl-C (bottle catches it)
+        store = open_store(artifacts)  # the dashboard lists, shows and serves each trial's artifacts
+        optuna_dashboard.run_server(storage, host=host, port=port, artifact_store=store)  # returns on Ctrl-C
     except KeyboardInterrupt:
         pass
     except OSError as exc:

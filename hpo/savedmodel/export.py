@@ -206,6 +206,7 @@ def _write(folder: Path, config: StudyConfig, data: PreparedData, r: Retrained, 
         reload_max_abs_diff=diff,
         tflite=_tflite_variants(folder, data, (test_x, test_y)) if tflite else None,
         family=r.family,
+        from_trial=r.from_trial,
     )
     metrics.save(folder)
     write_text(folder / "MODEL_CARD.md", model_card(metrics, labels))
@@ -225,19 +226,25 @@ def export_study(
     tflite: bool = False,
     progress: bool = True,
     build: Builder | None = None,
+    from_trial: bool = False,
 ) -> ExportMetrics:
-    """Retrain, score on test, write and verify the export folder ``out``; returns its ``metrics.json``.
+    """Retrain (``from_trial``: load the trial's stored weights instead), score on test, write
+    and verify the export folder ``out``; returns its ``metrics.json``.
 
     ``out`` is checked first and again just before the swap (files a user put there while
     the model trained are never deleted)."""
+    from hpo.savedmodel.from_trial import load_trial_model
     from hpo.savedmodel.retrain import pick_trial, retrain  # TensorFlow
 
     trial = pick_trial(study, trial_number, max_cost)
     weights = 0
     try:
         with _build_folder(config, out) as tmp:
-            log.info("retraining trial %d on train+val", trial.number)
-            r = retrain(config, data, trial, epochs, progress, build)
+            log.info("trial %d: %s", trial.number, "its stored weights" if from_trial else "retraining on train+val")
+            if from_trial:
+                r = load_trial_model(config, study, data, trial, build)
+            else:
+                r = retrain(config, data, trial, epochs, progress, build)
             weights = 4 * int(r.model.count_params())
             metrics = _write(tmp, config, data, r, tflite)
             dest = check_export_out(config, out)

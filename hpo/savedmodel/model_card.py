@@ -100,6 +100,12 @@ def model_sentence(family: str) -> str:
     return f"An ImageNet-pretrained {family} backbone with a searched head, fine-tuned by an Optuna search"
 
 
+def _training(m: ExportMetrics) -> str:
+    if m.from_trial:
+        return f"trained on train only, epoch {m.epochs} (the trial's own weights from the search, not retrained)"
+    return f"retrained on train+val for {m.epochs} epochs ({m.training_seconds:.0f} s)"
+
+
 def model_card(metrics: ExportMetrics, labels: Sequence[ClassInfo]) -> str:
     """The card's Markdown text, from what `hpo export` measured."""
     m = metrics
@@ -111,8 +117,7 @@ def model_card(metrics: ExportMetrics, labels: Sequence[ClassInfo]) -> str:
         "",
         "## Model",
         f"{model_sentence(m.family)} (`hpo`), trial {m.trial}"
-        f"{' — the seed baseline' if m.baseline else ''}, retrained on train+val for "
-        f"{m.epochs} epochs ({m.training_seconds:.0f} s). {m.param_count:,} parameters.",
+        f"{' — the seed baseline' if m.baseline else ''}, {_training(m)}. {m.param_count:,} parameters.",
         "",
         "Input and output (`preprocess.json` holds the same contract as fields): "
         + preprocess_contract(m.image_size, len(labels))["summary"],

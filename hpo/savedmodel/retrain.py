@@ -22,12 +22,12 @@ from hpo.data.prepared import PreparedData
 from hpo.errors import HpoError
 from hpo.model.builders import Builder, family_name
 from hpo.model.cnn import inference_accuracy
-from hpo.model.families import build_candidate
+from hpo.model.families import Candidate, build_candidate
 from hpo.records.trial import TrialRecord
 from hpo.study.study import best_by_accuracy, pareto_front
 from hpo.study.train import fit
 
-__all__ = ["Retrained", "pick_trial", "retrain"]
+__all__ = ["Retrained", "pick_trial", "rebuild", "retrain"]
 
 
 @dataclass
@@ -37,8 +37,9 @@ class Retrained:
     trial: FrozenTrial
     epochs: int
     seconds: float
-    train_accuracy: float  # on train+val, inference mode
+    train_accuracy: float  # on the splits it was trained on (train+val; train only from_trial), inference mode
     family: str = "cnn"  # [model] family, or the builder's "module:function"
+    from_trial: bool = False  # the trial's own weights (`hpo.savedmodel.from_trial`), not retrained
 
 
 def pick_trial(study: optuna.Study, number: int | None, max_cost: float | None = None) -> FrozenTrial:
@@ -65,6 +66,26 @@ def pick_trial(study: optuna.Study, number: int | None, max_cost: float | None =
     return match[0]
 
 
+def rebuild(
+    config: StudyConfig,
+    data: PreparedData,
+    trial: FrozenTrial,
+    splits: tuple[str, ...],
+    epochs: int,
+    build: Builder | None = None,
+) -> Candidate:
+    """``trial``'s candidate built again from its params (untrained), for ``epochs`` over ``splits``."""
+    return build_candidate(
+        FixedTrial(trial.params),
+        config,
+        num_classes=data.num_classes,
+        image_size=data.image_size,
+        train_size=len(data.indices(*splits)),
+        epochs=epochs,
+        build=build,
+    )
+
+
 def retrain(
     config: StudyConfig,
     data: PreparedData,
@@ -79,15 +100,7 @@ def retrain(
     if n_epochs < 1:
         raise HpoError(f"--epochs must be at least 1, got {n_epochs}")
     splits = ("train", "val")
-    candidate = build_candidate(
-        FixedTrial(trial.params),
-        config,
-        num_classes=data.num_classes,
-        image_size=data.image_size,
-        train_size=len(data.indices(*splits)),
-        epochs=n_epochs,
-        build=build,
-    )
+    candidate = rebuild(config, data, trial, splits, n_epochs, build)
     t0 = time.perf_counter()
     fit(
         candidate,

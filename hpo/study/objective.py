@@ -18,7 +18,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -34,6 +34,9 @@ from hpo.model.builders import Builder, family_name
 from hpo.model.cnn import inference_accuracy
 from hpo.model.families import build_candidate
 from hpo.records.trial import TrialRecord, write
+from hpo.study.artifacts import open_store
+from hpo.study.board import tensorboard_callback
+from hpo.study.keep import BestWeights
 from hpo.study.train import METRIC, FitResult, early_stopping, fit, release
 from hpo.workers.process import visible_gpus_attr
 
@@ -103,7 +106,8 @@ def measure_latency_ms(model: keras.Model, data: PreparedData, batch: int = 32, 
 
 class Objective:
     """Callable for ``study.optimize``; holds the data and config, nothing per trial.
-    ``build``: a user's model builder, overriding ``[model]`` (see `hpo.model.families`)."""
+    ``build``: a user's model builder, overriding ``[model]`` (see `hpo.model.families`);
+    ``keras_callbacks``: added to every trial's fit (before the pruner, so a pruned epoch is seen)."""
 
     def __init__(
         self,
@@ -113,6 +117,7 @@ class Objective:
         on_start: Callable[[], None] | None = None,
         on_epoch: EpochHook | None = None,
         build: Builder | None = None,
+        keras_callbacks: Sequence[keras.callbacks.Callback] = (),
     ) -> None:
         self.config = config
         self.data = data
@@ -120,6 +125,8 @@ class Objective:
         self.on_start = on_start  # e.g. release the slot lock once the trial exists
         self.on_epoch = on_epoch  # e.g. the status line: (trial, epoch 1-based, epochs, val accuracy)
         self.build = build
+        self.keras_callbacks = list(keras_callbacks)
+        self.store = open_store(config.artifacts.store, create=True)  # None: [artifacts] store = "none"
         self.current: int | None = None  # number of the trial being trained
 
     def _measure_overfit(self, trial: optuna.Trial, model: keras.Model, curve: list[float]) -> None:
@@ -134,11 +141,16 @@ class Objective:
         if limit is not None and math.isfinite(gap):
             trial.set_constraint(GAP_CONSTRAINT, gap - limit)
 
-    def _callbacks(self, trial: optuna.Trial, epochs: int) -> list[keras.callbacks.Callback]:
+    def _callbacks(self, trial: optuna.Trial, epochs: int, kept: BestWeights | None) -> list[keras.callbacks.Callback]:
         cfg = self.config
         callbacks: list[keras.callbacks.Callback] = []
         if self.on_epoch is not None:
             callbacks.append(_EpochHookCallback(self.on_epoch, trial.number, epochs))
+        if kept is not None:
+            callbacks.append(kept)
+        if cfg.tracking.tensorboard is not None:
+            callbacks.append(tensorboard_callback(cfg.tracking.tensorboard, cfg.study.name, trial))
+        callbacks += self.keras_callbacks
         if TrialRecord.of(trial).baseline and not cfg.multi_objective:
             callbacks.append(_ReportOnly(trial))
         elif not cfg.multi_objective:  # Optuna takes no intermediate values from multi-objective trials
@@ -162,6 +174,7 @@ class Objective:
         )
         epochs = cfg.training.max_epochs
         result = FitResult()
+        kept: BestWeights | None = None
         try:
             candidate = build_candidate(
                 trial,
@@ -173,18 +186,25 @@ class Objective:
                 build=self.build,
             )
             write(trial, TrialRecord(model_params=candidate.params, param_count=int(candidate.model.count_params())))
+            kept = BestWeights(candidate.model) if self.store is not None else None
             fit(
                 candidate,
                 data,
                 epochs=epochs,
                 seed=cfg.study.seed + trial.number,
                 eval_batch_size=cfg.training.eval_batch_size,
-                callbacks=self._callbacks(trial, epochs),
+                callbacks=self._callbacks(trial, epochs, kept),
                 bn_calibration_images=cfg.training.bn_calibration_images,
                 result=result,
             )
             write(trial, TrialRecord(latency_ms=measure_latency_ms(candidate.model, data)))
             self._measure_overfit(trial, candidate.model, result.curve)
+            if kept is not None and self.store is not None and result.nan_epoch() is None:
+                kept.store(trial, self.store)
+        except optuna.TrialPruned:
+            if kept is not None and self.store is not None and cfg.artifacts.pruned:
+                kept.store(trial, self.store)
+            raise
         except KeyboardInterrupt:
             write(trial, TrialRecord(fail_reason="interrupted (SIGINT/SIGTERM); params re-queued"))
             raise

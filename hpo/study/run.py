@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.study import MaxTrialsCallback
@@ -127,13 +127,18 @@ def run_search(
     max_failures: int = 5,
     worker: str = "",
     build: Builder | None = None,
+    callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
+    keras_callbacks: Sequence[Any] = (),
 ) -> optuna.Study:
     """Optimize the study until it holds ``n_trials`` finished trials (or the timeout).
     ``progress``: what is shown while it runs (default: one plain line per finished trial);
-    ``build``: a model builder overriding the study's ``[model]`` (the Python API's ``build=``).
+    ``build``: a model builder overriding the study's ``[model]`` (the Python API's ``build=``);
+    ``callbacks``: Optuna study callbacks, after hpo's and the study file's (``[tracking]``);
+    ``keras_callbacks``: added to every trial's fit.
 
     Raises `SearchInterrupted` on SIGINT (or SIGTERM turned into KeyboardInterrupt)."""
     from hpo.study.objective import Objective, TrialFailed  # imports TensorFlow
+    from hpo.study.tracking import study_callbacks
 
     _quiet_optuna()
     study = open_study(config, worker)
@@ -147,12 +152,15 @@ def run_search(
     progress.refresh(study)
     guard = FailureGuard(max_failures)
     lock = SlotLock(study._storage, study.study_name)
-    objective = Objective(config, data, worker, on_start=lock.release, on_epoch=progress.epoch, build=build)
-    callbacks: list[Callable[[optuna.Study, FrozenTrial], None]] = [
+    hooks = [*study_callbacks(config), *callbacks]  # an MLflow URI that fails, fails here: before any trial
+    objective = Objective(config, data, worker, on_start=lock.release, on_epoch=progress.epoch, build=build,
+                          keras_callbacks=keras_callbacks)  # fmt: skip
+    every_trial: list[Callable[[optuna.Study, FrozenTrial], None]] = [
         progress.trial_done,  # first, so the status line under the trial's line is already current
         lambda s, t: emit(trial_line(s, t)),
         MaxTrialsCallback(cap, states=FINISHED),
         guard,
+        *hooks,
     ]
     deadline = time.monotonic() + config.study.timeout if config.study.timeout else None
     outage = StorageOutage(rdb_storage(study._storage).location, emit)
@@ -164,7 +172,7 @@ def run_search(
                 with lock:  # released by the objective as soon as the trial exists
                     slot = claim(study, cap)
                     if slot is Slot.RUN:
-                        study.optimize(objective, n_trials=1, catch=(TrialFailed,), callbacks=callbacks)
+                        study.optimize(objective, n_trials=1, catch=(TrialFailed,), callbacks=every_trial)
             except Exception as exc:
                 if (cause := storage_failure(exc)) is not None:  # a database restart, a network blip
                     outage.wait(cause, probe=lambda: study.get_trials(deepcopy=False))  # HpoError after a limit
