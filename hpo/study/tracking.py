@@ -3,9 +3,10 @@
 its params, objective values and user attrs as tags) and ``[artifacts] keep_best``.
 
 `MLflowCallback` is deprecated since optuna-integration 4.9 (to move to OptunaHub, removal planned
-for 6.0): this module is the one place that uses it. MLflow is an optional extra; without it a study that names an MLflow URI stops before any
-training with one line saying what to install. A tracking server that fails later costs one
-warning line per trial, never the search. No TensorFlow here.
+for 6.0): this module is the one place that uses it. MLflow is an optional extra; without it a
+study that names an MLflow URI stops before any training with one line saying what to install.
+A tracking server that fails later costs one warning line per trial, never the search. No
+TensorFlow here.
 """
 
 from __future__ import annotations
