@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import time
+import warnings
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,7 +111,9 @@ def _cloud(url: str) -> ArtifactStore:
             return Backoff(Boto3ArtifactStore(bucket))
         from optuna.artifacts import GCSArtifactStore
 
-        return Backoff(GCSArtifactStore(bucket))
+        with warnings.catch_warnings():  # experimental in Optuna since 3.4
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return Backoff(GCSArtifactStore(bucket))
     except ImportError:
         raise HpoError(f"[artifacts] store {url} needs the {package} package — pip install {package}") from None
 

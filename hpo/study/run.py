@@ -137,8 +137,10 @@ def run_search(
     ``keras_callbacks``: added to every trial's fit.
 
     Raises `SearchInterrupted` on SIGINT (or SIGTERM turned into KeyboardInterrupt)."""
-    from hpo.study.objective import Objective, TrialFailed  # imports TensorFlow
     from hpo.study.tracking import study_callbacks
+
+    hooks = [*study_callbacks(config), *callbacks]  # a wrong MLflow URI fails here, before TensorFlow starts
+    from hpo.study.objective import Objective, TrialFailed  # imports TensorFlow
 
     _quiet_optuna()
     study = open_study(config, worker)
@@ -152,7 +154,6 @@ def run_search(
     progress.refresh(study)
     guard = FailureGuard(max_failures)
     lock = SlotLock(study._storage, study.study_name)
-    hooks = [*study_callbacks(config), *callbacks]  # an MLflow URI that fails, fails here: before any trial
     objective = Objective(config, data, worker, on_start=lock.release, on_epoch=progress.epoch, build=build,
                           keras_callbacks=keras_callbacks)  # fmt: skip
     every_trial: list[Callable[[optuna.Study, FrozenTrial], None]] = [
