@@ -17,6 +17,7 @@ from hpo.data.prepared import ClassInfo
 from hpo.errors import ModelFileError
 from hpo.records.export import METRICS_FILE, ExportMetrics, TFLiteVariant
 from hpo.records.study import ExportRecord
+from hpo.records.trial import StoredWeights, TrialRecord, write
 from hpo.report.html import report_panels
 from hpo.savedmodel.metrics import classification_metrics, format_metrics
 from hpo.savedmodel.model_card import model_card
@@ -82,7 +83,7 @@ def test_the_json_keys_are_those_of_earlier_exports(tmp_path: Path) -> None:
     assert set(data) == {
         "study", "trial", "baseline", "trial_val_accuracy", "params", "param_count", "epochs",
         "training_seconds", "train_accuracy", "test_accuracy", "train_test_gap", "test", "split_sizes",
-        "image_size", "source", "saved_model_size_mb", "reload_max_abs_diff", "tflite", "family",
+        "image_size", "source", "saved_model_size_mb", "reload_max_abs_diff", "tflite", "family", "from_trial",
     }  # fmt: skip
     assert set(data["test"]) == {"accuracy", "n", "per_class", "macro_f1", "confusion_matrix"}
     assert set(data["test"]["per_class"][0]) == {"label", "precision", "recall", "f1", "support"}
@@ -91,11 +92,11 @@ def test_the_json_keys_are_those_of_earlier_exports(tmp_path: Path) -> None:
 
 def test_an_export_written_before_family_and_without_tflite_loads(tmp_path: Path) -> None:
     old = _metrics().to_json()
-    del old["family"], old["tflite"]
+    del old["family"], old["tflite"], old["from_trial"]
     old["unknown_later_key"] = 1  # keys this version does not know are ignored
     (tmp_path / METRICS_FILE).write_text(json.dumps(old))
     m = ExportMetrics.load(tmp_path)
-    assert m.family == "cnn" and m.tflite is None
+    assert m.family == "cnn" and m.tflite is None and m.from_trial is False
     assert m == _metrics(family="cnn", tflite=None)
 
 
@@ -172,3 +173,18 @@ def test_the_report_draws_the_export_or_names_the_garbled_key(tmp_path: Path) ->
     path.write_text(json.dumps(data))
     why = {p.title: p.why_not for p in report_panels(study, config)}["Exported model"]
     assert str(path) in why and "'test.macro_f1' is null, not a number" in why, why
+
+
+def test_stored_weights_are_read_whole_or_not_at_all() -> None:
+    """A trial's `weights` record is one user attr; anything but the four typed keys reads as none."""
+    study = optuna.create_study()
+    good = StoredWeights("0b8f-id", "ab" * 32, 1234, 3)
+    values = [good.attr(), {**good.attr(), "bytes": "1234"}, {"artifact_id": "x"}, None, "x"]
+    for value in values:
+        trial = study.ask()
+        write(trial, TrialRecord(weights=value if isinstance(value, dict) else None))
+        if not isinstance(value, dict):
+            trial.set_user_attr("weights", value)
+        study.tell(trial, 0.0)
+    read = [StoredWeights.of(t) for t in study.get_trials()]
+    assert read == [good, None, None, None, None]
