@@ -26,7 +26,7 @@ import hpo
 from hpo.errors import HpoError
 from hpo.records.trial import StoredWeights
 from hpo.study.artifacts import fetch_weights
-from tests.conftest import ROOT, assert_user_error, run_hpo
+from tests.conftest import ROOT
 from tests.studyfiles import write_study
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("artifacts")]  # one worker searches the study once
@@ -206,59 +206,89 @@ def copy(art: dict[str, Any], tmp_path: Path) -> Path:
     return tmp_path / "art" / "art.toml"
 
 
-def _export_error(toml: Path, *args: str) -> str:
-    proc = run_hpo("export", toml, "--from-trial", "--out", toml.parent / "model", "--no-progress", *args)
-    assert_user_error(proc, sole=False)
-    return proc.stderr.strip().splitlines()[-1]
+def _cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    """The real CLI, in this process (TensorFlow is loaded already): exit status, stdout, stderr."""
+    from hpo.cli import main
+
+    capsys.readouterr()
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
-def test_prune_keeps_the_best_and_export_refuses_what_it_removed(copy: Path, art: dict[str, Any]) -> None:
+def _export_error(capsys: pytest.CaptureFixture[str], toml: Path, *args: str) -> str:
+    code, _, err = _cli(capsys, "export", toml, "--from-trial", "--out", toml.parent / "model", "--no-progress", *args)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2 and lines[-1].startswith("hpo: error: ") and "Traceback" not in err, err
+    return lines[-1]
+
+
+def test_prune_keeps_the_best_and_export_refuses_what_it_removed(
+    copy: Path, art: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
     best = art["study"].best_trial().number
     other = next(n for n, t in art["trials"].items() if t.state == TrialState.COMPLETE and n != best)
-    proc = run_hpo("artifacts", "prune", copy, "--keep-best", "1")
-    assert proc.returncode == 0, proc.stderr
+    code, out, err = _cli(capsys, "artifacts", "prune", copy, "--keep-best", "1")
+    assert code == 0, err
     freed = StoredWeights.of(art["trials"][other]).bytes  # type: ignore[union-attr]
-    assert f"Removed the weights of 1 trial(s), {freed / 1e6:.2f} MB; kept trial(s) {best}" in proc.stdout
+    assert f"Removed the weights of 1 trial(s), {freed / 1e6:.2f} MB; kept trial(s) {best}" in out
     remaining = [p.name for p in (copy.parent / "art" / "artifacts").iterdir()]
     assert remaining == [StoredWeights.of(art["trials"][best]).artifact_id]  # type: ignore[union-attr]
-    listed = json.loads(run_hpo("artifacts", "list", copy, "--json").stdout)
+    listed = json.loads(_cli(capsys, "artifacts", "list", copy, "--json")[1])
     assert {r["trial"]: r["status"] for r in listed} == {best: "stored", other: "removed"}
-    assert "were removed by `hpo artifacts prune`" in _export_error(copy, "--trial", str(other))
-    assert "it was pruned, and [artifacts] pruned = false" in _export_error(copy, "--trial", str(PRUNED))
+    assert "were removed by `hpo artifacts prune`" in _export_error(capsys, copy, "--trial", str(other))
+    assert "it was pruned, and [artifacts] pruned = false" in _export_error(capsys, copy, "--trial", str(PRUNED))
 
 
-def test_changed_weights_are_refused_by_their_checksum(copy: Path, art: dict[str, Any]) -> None:
+def test_changed_weights_are_refused_by_their_checksum(
+    copy: Path, art: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
     best = StoredWeights.of(art["study"].best_trial())
     assert best is not None
     path = copy.parent / "art" / "artifacts" / best.artifact_id
     path.write_bytes(path.read_bytes()[:-100])  # truncated, as by a full disk
-    line = _export_error(copy)
+    line = _export_error(capsys, copy)
     assert "differ from their checksum" in line and "drop --from-trial" in line
-    assert "give --epochs or --from-trial, not both" in _export_error(copy, "--epochs", "2")
+    assert "give --epochs or --from-trial, not both" in _export_error(capsys, copy, "--epochs", "2")
 
 
-def test_a_worker_killed_during_the_upload_leaves_nothing_an_export_accepts(synth_dir: Path, tmp_path: Path) -> None:
-    """SIGKILL in the middle of the file's upload, then after the upload but before hpo's record:
+#: a worker's upload, in a process of its own: a trial of a real SQLite study, a real file store
+UPLOAD = """
+import sys
+from pathlib import Path
+import optuna
+from hpo.study.artifacts import open_store, upload_weights
+study = optuna.load_study(study_name="k", storage=sys.argv[1])
+upload_weights(study.ask(), open_store(sys.argv[2], create=True), Path(sys.argv[3]), 1)
+"""
+
+
+@pytest.mark.parametrize("step", ["artifact-upload", "artifact-uploaded"])
+def test_a_worker_killed_during_the_upload_leaves_nothing_an_export_accepts(tmp_path: Path, step: str) -> None:
+    """SIGKILL with part of the file written, and after the upload but before hpo's record:
     either way the trial has no record, and the bytes left in the store are never used."""
     from hpo.fsutil import CRASH_ENV
 
-    for step in ("artifact-upload", "artifact-uploaded"):
-        folder = tmp_path / step
-        folder.mkdir()
-        toml = write_study(folder, "k", synth_dir, study={"n_trials": 1}, training={"max_epochs": 1})
-        proc = run_hpo("search", toml, "--no-progress", env={CRASH_ENV: step})
-        assert proc.returncode == -9, proc.stderr  # SIGKILL
-        study = hpo.Study.from_file(toml).optuna_study()
-        (trial,) = study.get_trials()
-        assert trial.state == TrialState.RUNNING and StoredWeights.of(trial) is None
-        left = list((folder / "k" / "artifacts").iterdir())
-        metas = optuna.artifacts.get_all_artifact_meta(trial, storage=study._storage)
-        if step == "artifact-upload":  # part of the file, under a name no id can have; no metadata
-            assert len(left) == 1 and left[0].name.startswith(".") and ".part-" in left[0].name and not metas
-        else:  # the whole file and Optuna's metadata (the dashboard lists it), but no hpo record
-            assert [p.name for p in left] == [m.artifact_id for m in metas]
-        with pytest.raises(HpoError, match="trial 0 has no stored weights"):  # whatever the trial's state
-            fetch_weights(study, trial, f"file:{folder / 'k' / 'artifacts'}", tmp_path)
+    storage, store = f"sqlite:///{tmp_path / 'k.db'}", f"file:{tmp_path / 'artifacts'}"
+    optuna.create_study(study_name="k", storage=storage)
+    weights = tmp_path / "trial-0.weights.h5"
+    weights.write_bytes(np.random.default_rng(0).bytes(3 << 20))  # three 1 MiB chunks
+    proc = subprocess.run(
+        [sys.executable, "-c", UPLOAD, storage, store, str(weights)],
+        env={CRASH_ENV: step, "PATH": "/usr/bin:/bin"}, cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == -9, proc.stderr  # SIGKILL
+    study = optuna.load_study(study_name="k", storage=storage)
+    (trial,) = study.get_trials()
+    assert trial.state == TrialState.RUNNING and StoredWeights.of(trial) is None
+    left = list((tmp_path / "artifacts").iterdir())
+    metas = optuna.artifacts.get_all_artifact_meta(trial, storage=study._storage)
+    if step == "artifact-upload":  # one chunk of three, under a name no id can have; no metadata
+        assert [(p.name.split(".part-")[0][:1], p.stat().st_size) for p in left] == [(".", 1 << 20)] and not metas
+    else:  # the whole file and Optuna's metadata (the dashboard lists it), but no hpo record
+        assert [p.name for p in left] == [m.artifact_id for m in metas] and left[0].stat().st_size == 3 << 20
+    with pytest.raises(HpoError, match="trial 0 has no stored weights"):
+        fetch_weights(study, trial, store, tmp_path)
 
 
 def test_keep_best_in_the_study_file_prunes_after_every_trial(copy: Path, art: dict[str, Any]) -> None:
@@ -269,7 +299,7 @@ def test_keep_best_in_the_study_file_prunes_after_every_trial(copy: Path, art: d
         fh.write("[artifacts]\nkeep_best = 1\n")
     config = hpo.Study.from_file(copy).config
     study = load_study(config)
-    (hook,) = study_callbacks(config)  # what the search calls after each finished trial
+    hook = study_callbacks(config)[-1]  # what the search calls after each finished trial (after MLflow's)
     hook(study, study.get_trials()[-1])
     best = StoredWeights.of(art["study"].best_trial())
     assert best is not None and [p.name for p in (copy.parent / "art" / "artifacts").iterdir()] == [best.artifact_id]

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,7 +11,6 @@ import pytest
 from hpo.config import ConfigError, StudyConfig, load_config
 from hpo.errors import HpoError
 from hpo.study.artifacts import FileStore, open_store
-from tests.conftest import ROOT, assert_user_error
 
 
 def _load(tmp_path: Path, text: str) -> StudyConfig:
@@ -89,16 +87,19 @@ def test_stores(tmp_path: Path) -> None:
             assert open_store(url) is not None
 
 
-@pytest.mark.slow
-def test_a_study_naming_mlflow_without_it_stops_in_one_line(tmp_path: Path, synth_dir: Path) -> None:
-    """Without the extra (``import mlflow`` blocked, as when it is not installed): exit 2 before any trial."""
-    from tests.studyfiles import write_study
+def test_a_study_naming_mlflow_without_it_stops_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the extra (``import mlflow`` blocked, as when it is not installed): the search's
+    callbacks, built before TensorFlow starts and before any trial, stop it with one line."""
+    from hpo.study.tracking import study_callbacks
 
-    toml = write_study(tmp_path, "m", synth_dir, study={"n_trials": 1}, tracking={"mlflow": "file:mlruns"})
-    code = "import sys; sys.modules['mlflow'] = None; from hpo.cli import main; sys.exit(main(sys.argv[1:]))"
-    proc = subprocess.run(
-        [sys.executable, "-c", code, "search", str(toml), "--no-progress"],
-        capture_output=True, text=True, cwd=ROOT, timeout=600,
-    )  # fmt: skip
-    assert_user_error(proc, "[tracking] mlflow needs MLflow", "pip install 'hpo-keras[mlflow]'", sole=False)
-    assert "trial " not in proc.stdout  # no trial ran
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    config = _load(tmp_path, '[tracking]\nmlflow = "file:mlruns"\n')
+    with pytest.raises(HpoError) as info:
+        study_callbacks(config)
+    assert str(info.value) == (
+        f"[tracking] mlflow needs MLflow, an optional extra ({tmp_path / 's.toml'}) — pip install 'hpo-keras[mlflow]'"
+    )
+    monkeypatch.delitem(sys.modules, "mlflow")  # installed (the dev extra has it): a URI it can't open
+    config = _load(tmp_path, '[tracking]\nmlflow = "ftp://nowhere/x"\n')
+    with pytest.raises(HpoError, match=r"\[tracking\] mlflow ftp://nowhere/x: cannot open it"):
+        study_callbacks(config)
