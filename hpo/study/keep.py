@@ -1,7 +1,7 @@
 """A trial's best epoch, kept: `BestWeights` copies the model's weights whenever val accuracy
 improves and stores them as the trial's artifact (`hpo.study.artifacts`) once the trial is done.
 
-It keeps the first epoch of the best val accuracy, as `hpo.study.train.FitResult.best_epoch_stats`
+It keeps the first epoch of the best val accuracy, as `hpo.study.train.FitResult.best_epoch`
 counts ``best_epoch``; the copy is taken after BatchNorm recalibration and validation, so the
 stored weights give exactly the val accuracy the trial reported for that epoch.
 """
