@@ -163,7 +163,7 @@ class Study:
         s = self.config.study
         shown = progress or SearchProgress(s.n_trials, s.timeout, verbose=verbose, live=False)
         return run_search(
-            self.config, prepared, progress=shown, build=self.build, callbacks=callbacks,
+            self.config, prepared, progress=shown, build=self.build, user_callbacks=callbacks,
             keras_callbacks=keras_callbacks,
         )  # fmt: skip
 

@@ -127,19 +127,19 @@ def run_search(
     max_failures: int = 5,
     worker: str = "",
     build: Builder | None = None,
-    callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
+    user_callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
     keras_callbacks: Sequence[Any] = (),
 ) -> optuna.Study:
     """Optimize the study until it holds ``n_trials`` finished trials (or the timeout).
     ``progress``: what is shown while it runs (default: one plain line per finished trial);
     ``build``: a model builder overriding the study's ``[model]`` (the Python API's ``build=``);
-    ``callbacks``: Optuna study callbacks, after hpo's and the study file's (``[tracking]``);
+    ``user_callbacks``: Optuna study callbacks, after hpo's and the study file's (``[tracking]``);
     ``keras_callbacks``: added to every trial's fit.
 
     Raises `SearchInterrupted` on SIGINT (or SIGTERM turned into KeyboardInterrupt)."""
     from hpo.study.tracking import study_callbacks
 
-    hooks = [*study_callbacks(config), *callbacks]  # a wrong MLflow URI fails here, before TensorFlow starts
+    hooks = [*study_callbacks(config), *user_callbacks]  # a wrong MLflow URI fails here, before TensorFlow starts
     from hpo.study.objective import Objective, TrialFailed  # imports TensorFlow
 
     _quiet_optuna()
@@ -156,7 +156,7 @@ def run_search(
     lock = SlotLock(study._storage, study.study_name)
     objective = Objective(config, data, worker, on_start=lock.release, on_epoch=progress.epoch, build=build,
                           keras_callbacks=keras_callbacks)  # fmt: skip
-    every_trial: list[Callable[[optuna.Study, FrozenTrial], None]] = [
+    callbacks: list[Callable[[optuna.Study, FrozenTrial], None]] = [
         progress.trial_done,  # first, so the status line under the trial's line is already current
         lambda s, t: emit(trial_line(s, t)),
         MaxTrialsCallback(cap, states=FINISHED),
@@ -173,7 +173,7 @@ def run_search(
                 with lock:  # released by the objective as soon as the trial exists
                     slot = claim(study, cap)
                     if slot is Slot.RUN:
-                        study.optimize(objective, n_trials=1, catch=(TrialFailed,), callbacks=every_trial)
+                        study.optimize(objective, n_trials=1, catch=(TrialFailed,), callbacks=callbacks)
             except Exception as exc:
                 if (cause := storage_failure(exc)) is not None:  # a database restart, a network blip
                     outage.wait(cause, probe=lambda: study.get_trials(deepcopy=False))  # HpoError after a limit
