@@ -27,7 +27,7 @@ from hpo.config import StudyConfig, config_from_dict, load_config
 from hpo.data.cache import MANIFEST_FILE
 from hpo.data.prepared import PreparedData, load_prepared
 from hpo.errors import HpoError
-from hpo.records.export import ExportMetrics
+from hpo.records.export import SAVED_MODEL_DIR, ExportMetrics
 from hpo.study.study import best_by_accuracy, load_study, open_study
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class Export:
 
     @property
     def saved_model(self) -> Path:
-        return self.path / "saved_model"
+        return self.path / SAVED_MODEL_DIR
 
 
 class Study:

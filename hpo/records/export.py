@@ -17,9 +17,26 @@ from typing import Any
 from hpo.errors import ModelFileError
 from hpo.fsutil import read_json, write_json
 
-__all__ = ["METRICS_FILE", "ClassScore", "ClassificationReport", "ExportMetrics", "TFLiteVariant"]
+__all__ = [
+    "CARD_FILE",
+    "KERAS_FILE",
+    "LABELS_FILE",
+    "METRICS_FILE",
+    "PREPROCESS_FILE",
+    "SAVED_MODEL_DIR",
+    "ClassScore",
+    "ClassificationReport",
+    "ExportMetrics",
+    "TFLiteVariant",
+]
 
+#: the names of an export folder's parts (its SHA256SUMS is `hpo.fsutil.CHECKSUMS_FILE`)
+SAVED_MODEL_DIR = "saved_model"
+KERAS_FILE = "model.keras"
+LABELS_FILE = "labels.json"
+PREPROCESS_FILE = "preprocess.json"
 METRICS_FILE = "metrics.json"
+CARD_FILE = "MODEL_CARD.md"
 _AGAIN = "export the model again"
 
 

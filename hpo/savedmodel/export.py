@@ -41,7 +41,15 @@ from hpo.fsutil import (
     write_json,
     write_text,
 )
-from hpo.records.export import ExportMetrics, TFLiteVariant
+from hpo.records.export import (
+    CARD_FILE,
+    KERAS_FILE,
+    LABELS_FILE,
+    PREPROCESS_FILE,
+    SAVED_MODEL_DIR,
+    ExportMetrics,
+    TFLiteVariant,
+)
 from hpo.records.owned import export_strangers, listing, owner_above
 from hpo.records.study import ExportRecord
 from hpo.records.trial import is_baseline
@@ -165,7 +173,7 @@ def _tflite_variants(folder: Path, data: PreparedData, test: tuple[np.ndarray, n
     sample = train_x[rng.permutation(len(train_x))[:256]]
     out: dict[str, TFLiteVariant] = {}
     for q in QUANTIZATIONS:
-        path = convert(folder / "saved_model", folder / f"model_{q}.tflite", q, sample)
+        path = convert(folder / SAVED_MODEL_DIR, folder / f"model_{q}.tflite", q, sample)
         probs = np.concatenate([TFLiteRunner(path)(test[0][i : i + 128]) for i in range(0, len(test[0]), 128)])
         out[q] = TFLiteVariant(path.name, size_mb(path), float(np.mean(probs.argmax(1) == test[1])))
         log.info("tflite %s: %.3f MB, test accuracy %.4f", q, out[q].size_mb, out[q].test_accuracy)
@@ -180,11 +188,11 @@ def _write(folder: Path, config: StudyConfig, data: PreparedData, r: Retrained, 
     probs = np.asarray(model.predict(test_x, batch_size=256, verbose=0))
     labels = data.classes
     test = classification_metrics(test_y, probs.argmax(1), [c.label for c in data.classes])
-    model.export(str(folder / "saved_model"), format="tf_saved_model", verbose=False)
-    model.save(folder / "model.keras")
-    diff = _verify_reload(folder / "saved_model", model, test_x[:64].astype(np.float32))
-    write_json(folder / "labels.json", [asdict(c) for c in labels])
-    write_json(folder / "preprocess.json", preprocess_contract(data.image_size, len(labels)))
+    model.export(str(folder / SAVED_MODEL_DIR), format="tf_saved_model", verbose=False)
+    model.save(folder / KERAS_FILE)
+    diff = _verify_reload(folder / SAVED_MODEL_DIR, model, test_x[:64].astype(np.float32))
+    write_json(folder / LABELS_FILE, [asdict(c) for c in labels])
+    write_json(folder / PREPROCESS_FILE, preprocess_contract(data.image_size, len(labels)))
     metrics = ExportMetrics(
         study=config.study.name,
         trial=r.trial.number,
@@ -202,14 +210,14 @@ def _write(folder: Path, config: StudyConfig, data: PreparedData, r: Retrained, 
         image_size=data.image_size,
         # from the export folder (``folder`` is its sibling until the swap, so the same path)
         source=relative_path(Path(root), folder) if (root := data.manifest.get("root")) else "",
-        saved_model_size_mb=size_mb(folder / "saved_model"),
+        saved_model_size_mb=size_mb(folder / SAVED_MODEL_DIR),
         reload_max_abs_diff=diff,
         tflite=_tflite_variants(folder, data, (test_x, test_y)) if tflite else None,
         family=r.family,
         from_trial=r.from_trial,
     )
     metrics.save(folder)
-    write_text(folder / "MODEL_CARD.md", model_card(metrics, labels))
+    write_text(folder / CARD_FILE, model_card(metrics, labels))
     write_checksums(folder)  # `hpo predict` refuses a truncated file before TFLite would crash on it
     return metrics
 

@@ -21,12 +21,13 @@ from hpo.data.prepare import MAX_SIZE, MIN_SIZE
 from hpo.data.prepared import ClassInfo
 from hpo.errors import HpoError, ModelFileError
 from hpo.fsutil import checksum_problem, read_json
+from hpo.records.export import LABELS_FILE, PREPROCESS_FILE, SAVED_MODEL_DIR
 from hpo.savedmodel.predict import Prediction, collect_images, predict_files
 
 __all__ = ["ExportedModel", "load_exported"]
 
 PREDICT_BATCH = 128
-META_FILES = ("labels.json", "preprocess.json")
+META_FILES = (LABELS_FILE, PREPROCESS_FILE)
 
 
 @dataclass
@@ -63,7 +64,7 @@ def _read_meta(root: Path, name: str) -> Any:
 
 def _labels(root: Path) -> tuple[ClassInfo, ...]:
     """labels.json: ``[{"index": i, "name": str, "label": str}, ...]`` in index order."""
-    labels = _read_meta(root, "labels.json")
+    labels = _read_meta(root, LABELS_FILE)
     if not (
         isinstance(labels, list)
         and labels
@@ -76,18 +77,18 @@ def _labels(root: Path) -> tuple[ClassInfo, ...]:
         )
     ):
         raise ModelFileError(
-            f"{root / 'labels.json'} is malformed (expected a list of {{index, name, label}} in index order) "
+            f"{root / LABELS_FILE} is malformed (expected a list of {{index, name, label}} in index order) "
             "— export the model again"
         )
     return tuple(ClassInfo(item["index"], item["name"], item["label"]) for item in labels)
 
 
 def _image_size(root: Path) -> int:
-    meta = _read_meta(root, "preprocess.json")
+    meta = _read_meta(root, PREPROCESS_FILE)
     size = meta.get("image_size") if isinstance(meta, dict) else None
     if type(size) is not int or not MIN_SIZE <= size <= MAX_SIZE:
         raise ModelFileError(
-            f"{root / 'preprocess.json'} is malformed (image_size {size!r}, expected {MIN_SIZE}..{MAX_SIZE}) "
+            f"{root / PREPROCESS_FILE} is malformed (image_size {size!r}, expected {MIN_SIZE}..{MAX_SIZE}) "
             "— export the model again"
         )
     return size
@@ -135,8 +136,8 @@ def load_exported(path: Path) -> ExportedModel:
         raise HpoError(f"model not found: {path}")
     if path.is_file() and path.suffix == ".tflite":
         root, kind = path.parent, "tflite"
-    elif (path / "saved_model" / "saved_model.pb").is_file():
-        root, kind, path = path, "saved_model", path / "saved_model"
+    elif (path / SAVED_MODEL_DIR / "saved_model.pb").is_file():
+        root, kind, path = path, "saved_model", path / SAVED_MODEL_DIR
     elif (path / "saved_model.pb").is_file():
         root, kind = path.parent, "saved_model"
     else:

@@ -11,7 +11,7 @@ from typing import Any
 from hpo.data.decode import RESIZE_MODE
 from hpo.data.prepared import ClassInfo
 from hpo.data.scan import ANIMALS10_LABELS
-from hpo.records.export import ExportMetrics
+from hpo.records.export import LABELS_FILE, ExportMetrics
 
 __all__ = ["PREPROCESS_FORMAT", "model_card", "model_sentence", "preprocess_contract"]
 
@@ -76,7 +76,7 @@ def preprocess_contract(image_size: int, n_classes: int) -> dict[str, Any]:
             "pixel_values": "0-255 (the uint8 pixel values, unscaled)",
             "scaling": "inside the model (x / 255)",
         },
-        "output": {"shape": [None, n_classes], "values": "probabilities (softmax)", "labels": "labels.json"},
+        "output": {"shape": [None, n_classes], "values": "probabilities (softmax)", "labels": LABELS_FILE},
     }
 
 
