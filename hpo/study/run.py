@@ -24,6 +24,7 @@ from hpo.records.trial import TrialRecord
 from hpo.study.progress import SearchProgress
 from hpo.study.study import FINISHED, accuracy, best_by_accuracy, epochs_run, feasible, open_study
 from hpo.workers.outage import StorageOutage, storage_failure
+from hpo.workers.process import stop_requested
 from hpo.workers.recovery import finished_elsewhere, requeue_interrupted, waiting_line
 from hpo.workers.slots import Slot, SlotLock, claim
 from hpo.workers.storage import rdb_storage
@@ -166,8 +167,14 @@ def run_search(
     deadline = time.monotonic() + config.study.timeout if config.study.timeout else None
     outage = StorageOutage(rdb_storage(study._storage).location, emit)
     waiting = False
+
+    def requeue(current: int | None) -> list[int]:
+        return requeue_interrupted(study, objective.worker, current, config.study.max_retry, lock)
+
     try:
         while not guard.tripped and (deadline is None or time.monotonic() < deadline):
+            if stop_requested():  # a signal whose interrupt something swallowed
+                raise KeyboardInterrupt
             objective.current = None
             try:
                 with lock:  # released by the objective as soon as the trial exists
@@ -175,10 +182,11 @@ def run_search(
                     if slot is Slot.RUN:
                         study.optimize(objective, n_trials=1, catch=(TrialFailed,), callbacks=callbacks)
             except Exception as exc:
+                if stop_requested():  # signals win: its interrupt became this error on the way
+                    raise KeyboardInterrupt from exc
                 if (cause := storage_failure(exc)) is not None:  # a database restart, a network blip
                     outage.wait(cause, probe=lambda: study.get_trials(deepcopy=False))  # HpoError after a limit
-                    requeued = requeue_interrupted(study, objective.worker, objective.current, config.study.max_retry)
-                    outage.recovered(requeued)
+                    outage.recovered(requeue(objective.current))
                     continue
                 # Optuna's tell refuses a trial a peer already failed (this worker was paused
                 # past grace_period: SIGSTOP, a long GC, a network blip); the peer re-queued it
@@ -197,8 +205,7 @@ def run_search(
             else:
                 waiting = False
     except KeyboardInterrupt:
-        requeued = requeue_interrupted(study, objective.worker, objective.current, config.study.max_retry)
-        raise SearchInterrupted(requeued) from None
+        raise SearchInterrupted(requeue(objective.current)) from None
     if guard.tripped:
         raise HpoError(
             f"{guard.streak} trials failed in a row (last: {guard.last_reason}) — "

@@ -15,7 +15,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hpo.config import PrunerConfig, StudyConfig
 from hpo.model.space import baseline_trial_params
 from hpo.records.trial import TrialRecord, baseline_attrs, is_baseline
-from hpo.workers.slots import FINISHED
+from hpo.workers.slots import FINISHED, SlotLock
 from hpo.workers.storage import make_storage, require_study
 
 __all__ = [
@@ -84,8 +84,9 @@ def study_storage(config: StudyConfig, *, create: bool = True) -> optuna.storage
 
 
 def open_study(config: StudyConfig, worker: str = "") -> optuna.Study:
-    """Create the study (or load it if it exists); a new one gets the baseline as trial 0.
-    ``worker``: the name of a parallel worker, which seeds its own sampler."""
+    """Create the study (or load it if it exists); a new one gets the baseline as trial 0 and
+    the study's presets after it. ``worker``: the name of a parallel worker, which seeds its
+    own sampler."""
     storage = study_storage(config)
     study = optuna.create_study(
         study_name=config.study.name,
@@ -98,15 +99,23 @@ def open_study(config: StudyConfig, worker: str = "") -> optuna.Study:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names(list(config.study.objectives))
+    if config.study.enqueue_baseline or config.study.enqueue:
+        # workers started together each find the study new: check and enqueue under the study lock
+        with SlotLock(storage, config.study.name):
+            _enqueue_starts(study, config)
+    return study
+
+
+def _enqueue_starts(study: optuna.Study, config: StudyConfig) -> None:
+    """The baseline and the study's presets, each unless the study holds it already."""
     if config.study.enqueue_baseline and baseline_trial(study) is None:
         study.enqueue_trial(
             baseline_trial_params(config.search),
             user_attrs=baseline_attrs(),
             skip_if_exists=True,
         )
-    for params in config.study.enqueue:  # the study's own presets (skipped once they exist)
+    for params in config.study.enqueue:
         study.enqueue_trial(params, skip_if_exists=True)
-    return study
 
 
 def load_study(config: StudyConfig) -> optuna.Study:

@@ -8,6 +8,11 @@ worker, and the process exits 128 + the signal (143 after SIGTERM, 130 after Ctr
 killed outright (SIGKILL, OOM killer, a lost machine) stops sending heartbeats; after the
 study's grace period the next live worker marks its trial FAIL and
 `RetryHeartbeatStaleTrialCallback` re-queues it.
+
+A signal wins over whatever its interrupt turns into on the way: a worker paused past the
+grace period (``docker pause``) whose trial a peer failed, then sent SIGCONT + SIGTERM
+(``docker stop``), meets Optuna refusing to write to that FAIL trial while it handles the
+interrupt; the loop asks `stop_requested` and stops all the same.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ __all__ = [
     "configure_tensorflow",
     "install_signal_handlers",
     "interrupted_exit_code",
+    "stop_requested",
     "visible_gpus_attr",
     "worker_name",
 ]
@@ -38,6 +44,11 @@ def install_signal_handlers() -> None:
     """SIGTERM behaves like Ctrl-C: the current trial stops and is re-queued."""
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _raise_interrupt)
+
+
+def stop_requested() -> bool:
+    """Whether SIGTERM or SIGINT reached this process (its interrupt may have been lost)."""
+    return bool(_received)
 
 
 def interrupted_exit_code() -> int:

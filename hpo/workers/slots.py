@@ -37,7 +37,9 @@ class Slot(Enum):
 
 class SlotLock(DatabaseLock):
     """Study-wide mutex on ``storage`` (a study's, as Optuna wraps it, or hpo's own): an
-    advisory lock keyed by the study's name, or ``<db>.slot-lock`` beside a SQLite file."""
+    advisory lock keyed by the study's name, or ``<db>.slot-lock`` beside a SQLite file.
+    Held to claim a slot, to fail and re-queue stale or interrupted trials, and to enqueue the
+    study's starting points (`hpo.study.study.open_study`), so each is done once."""
 
     def __init__(self, storage: Any, study_name: str, timeout: float = LOCK_TIMEOUT_S) -> None:
         rdb = rdb_storage(storage)
