@@ -17,11 +17,14 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import optuna
+import psycopg
 import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import FrozenTrial, TrialState
 
+from hpo.errors import HpoError
 from hpo.records.trial import TrialRecord
+from hpo.workers.outage import storage_failure
 from hpo.workers.recovery import requeue_interrupted
 from hpo.workers.slots import SlotLock, claim
 from hpo.workers.storage import make_storage
@@ -111,6 +114,39 @@ def test_a_trial_failed_for_its_heartbeat_says_why(hb_study: optuna.Study, beat:
     assert reason.startswith(expected) and "(grace_period 1 s)" in reason, reason
     (retry,) = retries_of(trials, stale.number)
     assert TrialRecord.of(retry) == TrialRecord() and retry.params == stale.params
+
+
+@pytest.mark.postgres
+def test_a_lock_wait_cut_off_by_the_database_leaves_no_half_held_lock(pg_url: str) -> None:
+    """A worker waiting for the study lock when the database drops its connection (a restart)
+    does not hold the lock; its next acquire takes it for real. (A half-set lock let a peer
+    fail and re-queue a trial while its owner, holding the lock, re-queued it too.)"""
+    name, tag = f"lock-{uuid.uuid4().hex[:10]}", f"hpo-test-{uuid.uuid4().hex[:10]}"
+    waiter = SlotLock(make_storage(f"{pg_url}?application_name={tag}"), name, timeout=30)
+    errors: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            waiter.acquire()
+        except Exception as exc:
+            errors.append(exc)
+
+    def cut_off_the_waiter() -> bool:
+        with psycopg.connect(pg_url, autocommit=True) as con:
+            query = (
+                "select pg_terminate_backend(pid) from pg_stat_activity "
+                "where application_name = %s and query like 'select pg_try_advisory_lock%%'"
+            )
+            return bool(con.execute(query, (tag,)).fetchall())
+
+    with SlotLock(make_storage(pg_url), name, timeout=30):
+        thread = threading.Thread(target=wait)
+        thread.start()
+        wait_for(cut_off_the_waiter, 20, "the waiter polling for the lock")
+        thread.join(timeout=20)
+    assert errors and storage_failure(errors[0]) is not None, errors
+    with waiter, pytest.raises(HpoError, match="waited 1 s for the study lock"):
+        SlotLock(make_storage(pg_url), name, timeout=1).acquire()
 
 
 # --- enqueue of the baseline and presets by workers started together -------------------------

@@ -61,15 +61,19 @@ class DatabaseLock:
                 raise self._timed_out() from None
             self._held = stack
         elif self._postgres and self._con is None:
-            self._con = self._engine.connect()
+            con = self._engine.connect()
             deadline = time.monotonic() + self.timeout
             query = sqlalchemy.text("select pg_try_advisory_lock(:k)")
-            while not self._con.execute(query, {"k": self._key}).scalar():
-                if time.monotonic() > deadline:
-                    self._con.close()
-                    self._con = None
-                    raise self._timed_out()
-                time.sleep(0.05)
+            try:
+                while not con.execute(query, {"k": self._key}).scalar():
+                    if time.monotonic() > deadline:
+                        raise self._timed_out()
+                    time.sleep(0.05)
+            except BaseException:  # the database went away, a timeout, a signal: not held
+                with contextlib.suppress(Exception):
+                    con.close()  # the session's end releases a lock it may have taken
+                raise
+            self._con = con  # only now held: a failed acquire left a half-set lock that later ones skipped
 
     def release(self) -> None:
         if self._held is not None:

@@ -54,7 +54,12 @@ def requeue_interrupted(
                     log.info("trial %d is re-queued already (by a peer: no heartbeat for grace_period)", current)
                 continue
             if t.state == TrialState.RUNNING:
-                study.tell(t.number, state=TrialState.FAIL)
+                try:
+                    study.tell(t.number, state=TrialState.FAIL)
+                except Exception as exc:  # failed meanwhile by a process outside the lock, which re-queues it
+                    if not _refused(exc):
+                        raise
+                    continue
             elif t.number != current:
                 continue  # an older failure of this worker, not the interrupted trial
             retry(study, retry_source(study.get_trials(deepcopy=False)[t.number]))
@@ -65,11 +70,15 @@ def requeue_interrupted(
 _REFUSED = ("Cannot tell a ", "Should not reach")  # Optuna's tell of an already finished trial
 
 
+def _refused(exc: Exception) -> bool:
+    """Whether ``exc`` is Optuna refusing to change a finished trial."""
+    return isinstance(exc, optuna.exceptions.UpdateFinishedTrialError) or str(exc).startswith(_REFUSED)
+
+
 def finished_elsewhere(study: optuna.Study, number: int | None, exc: Exception) -> bool:
     """Whether ``exc`` is Optuna refusing to finish this worker's current trial because
     someone else finished it (not an error of the objective itself)."""
-    refused = isinstance(exc, optuna.exceptions.UpdateFinishedTrialError) or str(exc).startswith(_REFUSED)
-    if number is None or not refused:
+    if number is None or not _refused(exc):
         return False
     trial = study.get_trials(deepcopy=False)[number]
     return trial.state != TrialState.RUNNING
