@@ -33,7 +33,7 @@ from tests.studyfiles import write_study
 from tests.workerkit import FINISHED, start_worker, trials_of, wait_for, wait_mid_trial
 
 OWNER = "owner@host:1"
-N = 4  # processes started together
+N = 3  # workers started together (as in the issue)
 
 
 def retries_of(trials: list[FrozenTrial], number: int) -> list[FrozenTrial]:

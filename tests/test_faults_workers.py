@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,10 +30,11 @@ from tests.workerkit import FINISHED, assert_complete_study, start_worker, trial
 
 
 def _no_lost_trials(trials: list[optuna.trial.FrozenTrial]) -> None:
-    """Every failed trial's params were re-queued (a retry exists), nothing is RUNNING."""
-    retried = {t.system_attrs.get("failed_trial") for t in trials}
-    lost = [t.number for t in trials if t.state == TrialState.FAIL and t.number not in retried]
+    """Every failed trial's params were re-queued once (one retry exists), nothing is RUNNING."""
+    retries = Counter(t.system_attrs["retry_history"][-1] for t in trials if t.system_attrs.get("retry_history"))
+    lost = [t.number for t in trials if t.state == TrialState.FAIL and t.number not in retries]
     assert not lost, lost
+    assert not [n for n, count in retries.items() if count > 1], retries
     assert not [t.number for t in trials if t.state == TrialState.RUNNING]
 
 
