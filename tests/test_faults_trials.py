@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 
 import optuna
@@ -28,7 +28,8 @@ from hpo.workers.outage import storage_failure
 from hpo.workers.recovery import requeue_interrupted
 from hpo.workers.slots import SlotLock, claim
 from hpo.workers.storage import make_storage
-from tests.conftest import ROOT, require
+from tests.conftest import ROOT
+from tests.faultkit import postgres_down
 from tests.studyfiles import write_study
 from tests.workerkit import FINISHED, start_worker, trials_of, wait_for, wait_mid_trial
 
@@ -235,19 +236,6 @@ class Output:
         self.proc.wait(timeout=timeout)
         self._thread.join(timeout=10)
         return "".join(self.lines)
-
-
-@contextmanager
-def postgres_down() -> Iterator[None]:
-    """The local Postgres cluster stopped for the ``with`` block, started again after."""
-    versions = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
-    require(bool(versions), "no local Postgres cluster to stop (pg_ctlcluster)")
-    cmd = ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main"]
-    subprocess.run([*cmd, "stop"], check=True, capture_output=True, timeout=120)
-    try:
-        yield
-    finally:
-        subprocess.run([*cmd, "start"], check=True, capture_output=True, timeout=120)
 
 
 def fail_as_a_peer(toml: Path, url: str, number: int, grace_period: int) -> FrozenTrial:
