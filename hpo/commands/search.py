@@ -111,7 +111,8 @@ def _search(args: argparse.Namespace) -> int:
     from hpo.errors import StorageError
     from hpo.model.builders import study_builder
     from hpo.report.summary import format_summary, study_summary
-    from hpo.study.run import SearchInterrupted, elapsed
+    from hpo.study.progress import format_duration
+    from hpo.study.run import SearchInterrupted
     from hpo.study.study import load_study
     from hpo.workers.process import install_signal_handlers, interrupted_exit_code
     from hpo.workers.url import parse_url
@@ -141,7 +142,7 @@ def _search(args: argparse.Namespace) -> int:
         if code == 0:
             raise
         return code  # the workers' status (e.g. 75: the storage is down) says it better
-    print(f"Wall time {elapsed(started)}. Next: hpo trials {args.study}")
+    print(f"Wall time {format_duration(time.perf_counter() - started)}. Next: hpo trials {args.study}")
     return code
 
 

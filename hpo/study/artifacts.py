@@ -17,7 +17,6 @@ import logging
 import os
 import re
 import time
-import warnings
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from hpo.errors import HpoError
 from hpo.fsutil import crash_point, sha256_file
 from hpo.records.trial import StoredWeights, TrialRecord, write
 from hpo.study.study import accuracy, feasible
+from hpo.workers.experimental import experimental
 
 if TYPE_CHECKING:
     from optuna.artifacts._protocol import ArtifactStore
@@ -111,8 +111,7 @@ def _cloud(url: str) -> ArtifactStore:
             return Backoff(Boto3ArtifactStore(bucket))
         from optuna.artifacts import GCSArtifactStore
 
-        with warnings.catch_warnings():  # experimental in Optuna since 3.4
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        with experimental():  # experimental in Optuna since 3.4
             return Backoff(GCSArtifactStore(bucket))
     except ImportError:
         raise HpoError(f"[artifacts] store {url} needs the {package} package — pip install {package}") from None

@@ -212,8 +212,3 @@ def run_search(
             f"check the [search] ranges in {config.path}"
         )
     return study
-
-
-def elapsed(since: float) -> str:
-    s = time.perf_counter() - since
-    return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"

@@ -5,7 +5,6 @@ No TensorFlow here: the dashboard, report and CLI tables use this module too.
 
 from __future__ import annotations
 
-import warnings
 import zlib
 
 import optuna
@@ -15,6 +14,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hpo.config import PrunerConfig, StudyConfig
 from hpo.model.space import baseline_trial_params
 from hpo.records.trial import TrialRecord, baseline_attrs, is_baseline
+from hpo.workers.experimental import experimental
 from hpo.workers.slots import FINISHED, SlotLock
 from hpo.workers.storage import make_storage, require_study
 
@@ -96,8 +96,7 @@ def open_study(config: StudyConfig, worker: str = "") -> optuna.Study:
         directions=[StudyDirection.MAXIMIZE] + [StudyDirection.MINIMIZE] * (len(config.study.objectives) - 1),
         load_if_exists=True,
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    with experimental():
         study.set_metric_names(list(config.study.objectives))
     if config.study.enqueue_baseline or config.study.enqueue:
         # workers started together each find the study new: check and enqueue under the study lock

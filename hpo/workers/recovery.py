@@ -11,13 +11,13 @@ peer fails stale trials, so neither can act between the other's check and its re
 from __future__ import annotations
 
 import logging
-import warnings
 
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from hpo.records.trial import TrialRecord
+from hpo.workers.experimental import experimental
 from hpo.workers.heartbeat import retry_source
 from hpo.workers.slots import SlotLock
 
@@ -38,8 +38,7 @@ def requeue_interrupted(
     """Fail this worker's RUNNING trials (never leave one RUNNING) and re-queue the params of
     every trial the interruption failed that nobody re-queued yet, with the same callback
     heartbeats use; returns the trials it re-queued."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    with experimental():
         retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
     requeued = []
     with lock:

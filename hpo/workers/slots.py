@@ -13,13 +13,13 @@ holding it (or the database does), which is reported instead of waiting forever.
 
 from __future__ import annotations
 
-import warnings
 from enum import Enum
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
+from hpo.workers.experimental import experimental
 from hpo.workers.lock import LOCK_TIMEOUT_S, DatabaseLock
 from hpo.workers.storage import rdb_storage
 
@@ -49,8 +49,7 @@ class SlotLock(DatabaseLock):
 def claim(study: optuna.Study, cap: int) -> Slot:
     """Fail stale trials (re-queuing them), then decide whether this worker may start one.
     Call with the `SlotLock` held."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    with experimental():
         optuna.storages.fail_stale_trials(study)
     trials = study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING))
     finished = sum(t.state in FINISHED for t in trials)

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import warnings
 from typing import Any
 
 import optuna
@@ -55,6 +54,7 @@ import sqlalchemy
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
 from hpo.errors import HpoError, NoOptunaTables, StorageError, StorageUnavailable
+from hpo.workers.experimental import experimental
 from hpo.workers.heartbeat import HeartbeatStorage, error_line
 from hpo.workers.schema import SQLITE_TIMEOUT_S, ForeignDatabase, prepared
 from hpo.workers.secrets import mask
@@ -139,8 +139,7 @@ def make_storage(
         raise StorageError(f"unsupported storage URL {location} — use sqlite:///FILE or postgresql://…")
     heartbeat: dict[str, object] = {}
     if heartbeat_interval:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        with experimental():
             retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
         heartbeat = {
             "heartbeat_interval": heartbeat_interval,
@@ -148,8 +147,7 @@ def make_storage(
             "heartbeat_stale_trial_callback": retry,
         }
     try:
-        with prepared(location, driver_url, create=create), warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        with prepared(location, driver_url, create=create), experimental():
             storage = HeartbeatStorage(
                 driver_url,
                 engine_kwargs=engine_kwargs,
