@@ -22,12 +22,14 @@ __all__ = [
     "HEADS",
     "LR_DECAYS",
     "OPTIMIZERS",
+    "SWITCH_SUFFIX",
     "Choice",
     "Dimension",
     "FloatRange",
     "IntRange",
     "SearchSpace",
     "dimensions_of",
+    "switch_param",
 ]
 
 OPTIMIZERS = ("rmsprop", "adam", "adamw", "sgd")
@@ -73,6 +75,11 @@ class Dimension:
     switch: bool = False
     only_with: tuple[str, Any] | None = None
 
+    @property
+    def switch_param(self) -> str:
+        """The Optuna parameter of its on/off switch (``l2_on``)."""
+        return switch_param(self.name)
+
     def applies(self, values: Mapping[str, Any]) -> bool:
         """Whether it is sampled, given the values sampled before it."""
         return self.only_with is None or values.get(self.only_with[0]) == self.only_with[1]
@@ -80,6 +87,14 @@ class Dimension:
     def condition_text(self) -> str:
         """The condition as a study file writes it (``optimizer = "adamw"``), or ""."""
         return "" if self.only_with is None else f"{self.only_with[0]} = {json.dumps(self.only_with[1])}"
+
+
+SWITCH_SUFFIX = "_on"
+
+
+def switch_param(name: str) -> str:
+    """``l2`` -> ``l2_on``: the parameter that turns a switchable dimension on or off."""
+    return name + SWITCH_SUFFIX
 
 
 _ALL = frozenset(FAMILY_KINDS)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from hpo.config.schema import TrainingConfig
+from hpo.config.schema import DataConfig, TrainingConfig
 from hpo.data.split import split_counts
 from hpo.errors import DataError
 from hpo.init.budget import REDUCTION_FACTOR, Budget, TrialCost, plan_budget, pruner_for
@@ -21,7 +21,7 @@ from hpo.model.space import CNNParams
 
 __all__ = ["FRACTION", "Defaults", "Timer", "choose_defaults"]
 
-FRACTION = 0.15  # val and test share of each class
+FRACTION = DataConfig.val  # val and test share of each class: the study file's default
 GRID, MIN_SIZE = 8, 16  # image sides: a multiple of 8, at least 16 px
 
 #: times a network at an image size on this machine (`hpo.init.timing.time_network`)

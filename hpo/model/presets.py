@@ -52,14 +52,14 @@ def preset_trial_params(space: SearchSpace, family: str, values: dict[str, Any])
         if dim.switch:
             if value == 0:
                 if rng is not None and rng.low < rng.high:
-                    params[f"{key}_on"] = False
+                    params[dim.switch_param] = False
                 elif rng is not None:
                     raise PresetError(key, f"the study fixes it at {rng.low:g}")
                 continue
             if rng is None:
                 raise PresetError(key, "the study turns it off (0)")
             if rng.low < rng.high:
-                params[f"{key}_on"] = True
+                params[dim.switch_param] = True
         elif not dim.applies(values):
             raise PresetError(key, f"only with {dim.condition_text()} — add {dim.condition_text()} or remove it")
         params[key] = _check(key, rng, value)

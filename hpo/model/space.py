@@ -20,6 +20,7 @@ from hpo.config.space import (
     IntRange,
     SearchSpace,
     dimensions_of,
+    switch_param,
 )
 
 if TYPE_CHECKING:
@@ -179,7 +180,7 @@ def _switchable(dim: FloatRange) -> bool:
 def _penalty(trial: optuna.trial.BaseTrial, name: str, dim: FloatRange | None) -> float:
     if dim is None:
         return 0.0
-    if _switchable(dim) and not trial.suggest_categorical(f"{name}_on", [False, True]):
+    if _switchable(dim) and not trial.suggest_categorical(switch_param(name), [False, True]):
         return 0.0
     return float(trial.suggest_float(name, dim.low, dim.high, log=dim.log))
 
@@ -223,7 +224,7 @@ def baseline_trial_params(space: SearchSpace) -> dict[str, Any]:
         if dim.switch:  # the baseline has no L1/L2: off, through the switch where there is one
             rng = getattr(space, dim.name)
             if rng is not None and _switchable(rng):
-                params[f"{dim.name}_on"] = False
+                params[dim.switch_param] = False
         else:
             params[dim.name] = values[dim.name]
     return params

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from optuna.importance import get_param_importances
 from optuna.trial import FrozenTrial, TrialState
 
-from hpo.config.space import DIMENSIONS
+from hpo.config.space import DIMENSIONS, SWITCH_SUFFIX, switch_param
 from hpo.report.figures import NoPlot, history_figure, on_accuracy, optuna_figure, pareto_figure
 from hpo.study.study import accuracy
 
@@ -50,7 +50,7 @@ def describe_states(study: optuna.Study) -> str:
 
 
 def _cause(name: str, missing: list[FrozenTrial], scope: str) -> str:
-    switch = f"{name}_on"
+    switch = switch_param(name)
     if all(t.params.get(switch) is False for t in missing):
         return f"switched off by {switch} in {scope}"
     if (dim := DIMENSIONS.get(name)) is not None and dim.only_with is not None:
@@ -87,7 +87,7 @@ class StudyViews:
         self.complete = complete_trials(study)
         names = {p for t in study.get_trials(deepcopy=False) for p in t.params}
         #: every parameter name of the study's trials, and those a switch (``l2_on``) turns on
-        self.searched = names | {p.removesuffix("_on") for p in names if p.endswith("_on")}
+        self.searched = names | {p.removesuffix(SWITCH_SUFFIX) for p in names if p.endswith(SWITCH_SUFFIX)}
 
     def left_out(self, names: list[str], *, somewhere: bool) -> list[str]:
         """Why each of ``names`` is missing from the complete trials: from any of them
