@@ -1,12 +1,13 @@
 # hpo GPU worker image: one container runs `hpo worker` on one GPU (docker-compose.yml starts
-# one service per GPU, and the dashboard from this same image).
+# one service per GPU, the dashboard and `hpo data fetch` from this same image).
 #   docker compose build                 # or: docker build -t hpo-worker:0.1.0 .
 #
-# TensorFlow is the one PyPI distribution `tensorflow`; the `gpu` extra adds only NVIDIA's
-# CUDA/cuDNN wheels, so the base is plain Python and the host needs only the NVIDIA driver and
-# the NVIDIA Container Toolkit. Base: Python 3.11 (the version the test suite runs on; TF 2.21
-# has wheels for it) on Debian 12 slim, pinned to an exact patch so a rebuild gets the same
-# interpreter and OS; bump the tag on purpose.
+# TensorFlow: the `gpu` extra, i.e. the `tensorflow` build with NVIDIA's CUDA/cuDNN wheels, so
+# the base is plain Python and the host needs only the NVIDIA driver and the NVIDIA Container
+# Toolkit. Every version comes from constraints/py311.txt (`make lock`), the file CI and
+# `make install` use too, so every worker of a study runs the same Optuna, SQLAlchemy and
+# TensorFlow. Base: Python 3.11 on Debian 12 slim, pinned to an exact patch so a rebuild gets
+# the same interpreter and OS; bump the tag on purpose.
 FROM python:3.11.14-slim-bookworm
 
 ENV PYTHONUNBUFFERED=1 \
@@ -25,13 +26,13 @@ RUN groupadd --gid 10001 hpo \
 ENV HOME=/home/hpo KERAS_HOME=/home/hpo/.keras
 
 WORKDIR /src
-# Layer 1, the dependencies (GBs of CUDA wheels): rebuilt only when pyproject.toml changes.
-# pip resolves our own extras from a stub package (empty hpo/ and README.md), then drops it.
-# DL3013: '.[extras]' is our project, whose pyproject.toml bounds every version.
-COPY pyproject.toml ./
+# Layer 1, the dependencies (GBs of CUDA wheels): rebuilt only when pyproject.toml or the lock
+# changes. pip resolves our own extras from a stub package (empty hpo/ and README.md), then drops it.
+# DL3013: '.[extras]' is our project, and the lock pins every version it installs.
+COPY pyproject.toml constraints/py311.txt ./
 # hadolint ignore=DL3013
 RUN mkdir hpo && touch hpo/__init__.py README.md \
- && pip install '.[gpu,postgres]' \
+ && pip install '.[gpu,postgres,kaggle]' --constraint py311.txt \
  && pip uninstall --yes hpo-keras
 
 # Layer 2, hpo itself: a code change rebuilds only this. `pip check`: layer 1 still satisfies it.

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -16,10 +17,11 @@ import pytest
 import yaml
 
 from hpo.config import load_config
-from tests.conftest import ROOT
+from tests.conftest import ROOT, require
 
 K8S = ROOT / "deploy" / "k8s"
 KUSTOMIZATIONS = (K8S, K8S / "files", K8S / "export")  # image/ is the component they share
+SETUP = K8S / "setup"  # the namespace and the volumes: applied once, outside the teardown
 # podFailurePolicy and the DisruptionTarget condition are GA from 1.31; and the newest schemas shipped
 VERSIONS = ("1.31.0", kubernetes_validate.utils.latest_version())
 MANIFESTS = {p.relative_to(K8S).as_posix(): p for p in sorted(K8S.rglob("*.yaml")) if p.name != "kustomization.yaml"}
@@ -62,9 +64,13 @@ def test_manifests_match_the_api_schemas(name: str) -> None:
 
 def test_kustomizations_list_every_manifest_once() -> None:
     listed: list[str] = []
-    for folder in KUSTOMIZATIONS:
+    for folder in (*KUSTOMIZATIONS, SETUP):
         k = yaml.safe_load((folder / "kustomization.yaml").read_text())
-        assert k["namespace"] == "hpo" and k["components"] == [("../" if folder != K8S else "") + "image"]
+        assert k["namespace"] == "hpo"
+        if folder != SETUP:  # the image, and (but for files/) the study files from studies/
+            studies = "../" * len(folder.relative_to(ROOT).parts) + "studies"
+            assert k["components"][0] == ("../" if folder != K8S else "") + "image"
+            assert k["components"][1:] == ([] if folder.name == "files" else [studies]), k["components"]
         for resource in k["resources"]:
             assert (folder / resource).is_file(), (folder, resource)
             listed.append((folder / resource).relative_to(K8S).as_posix())
@@ -73,14 +79,45 @@ def test_kustomizations_list_every_manifest_once() -> None:
     assert [i["name"] for i in images] == ["hpo-worker"]  # the one place to set registry and tag
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (its built-in kustomize) not installed")
-def test_kustomize_renders_the_namespace_and_the_image() -> None:
+def _kustomize(folder: Path) -> list[dict[str, Any]]:
+    require(shutil.which("kubectl") is not None, "kubectl (its built-in kustomize) not installed")
+    out = subprocess.run(["kubectl", "kustomize", str(folder)], capture_output=True, text=True, check=True).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+def test_kustomize_renders_the_namespace_the_image_and_the_study() -> None:
     image = yaml.safe_load((K8S / "image" / "kustomization.yaml").read_text())["images"][0]
+    study = (ROOT / "studies" / "animals10.toml").read_text()
     for folder in KUSTOMIZATIONS:
-        out = subprocess.run(["kubectl", "kustomize", str(folder)], capture_output=True, text=True, check=True).stdout
-        docs = [d for d in yaml.safe_load_all(out) if d]
-        assert all(d["metadata"].get("namespace") == "hpo" for d in docs if d["kind"] != "Namespace")
+        docs = _kustomize(folder)
+        out = yaml.safe_dump_all(docs)
+        assert all(d["metadata"].get("namespace") == "hpo" for d in docs)
         assert f"image: {image['newName']}:{image['newTag']}" in out and "image: hpo-worker:" not in out
+        maps = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
+        for job in (d for d in docs if d["kind"] == "Job"):  # the study file, from studies/ as it is now
+            pod = job["spec"]["template"]["spec"]
+            (volume,) = [v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v]
+            assert volume.startswith("hpo-study-") and maps[volume]["data"]["animals10.toml"] == study
+            (container,) = pod["containers"]
+            assert "/app/study/animals10.toml" in container["args"]
+            assert {"name": "study", "mountPath": "/app/study", "readOnly": True} in container["volumeMounts"]
+
+
+def test_teardown_keeps_the_namespace_secrets_and_volumes() -> None:
+    """`kubectl delete -k deploy/k8s` deletes exactly what `kubectl kustomize deploy/k8s` renders:
+    no Namespace (whose deletion would take the Secrets and every claim), no claim, and a
+    StatefulSet that retains its Postgres claim. Those live in setup/, applied once."""
+    kinds = {(d["kind"], d["metadata"]["name"]) for folder in KUSTOMIZATIONS for d in _kustomize(folder)}
+    assert not [k for k in kinds if k[0] in ("Namespace", "PersistentVolumeClaim", "Secret")], kinds
+    postgres = _obj("StatefulSet", "postgres")["spec"]
+    assert postgres["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    assert [c["metadata"]["name"] for c in postgres["volumeClaimTemplates"]] == ["pgdata"]
+    kept = {(d["kind"], d["metadata"]["name"]) for d in _kustomize(SETUP)}
+    assert kept == {
+        ("Namespace", "hpo"),
+        ("PersistentVolumeClaim", "hpo-data"),
+        ("PersistentVolumeClaim", "hpo-models"),
+    }
 
 
 def test_workers_are_an_indexed_job_of_one_gpu_pods() -> None:
@@ -96,7 +133,7 @@ def test_workers_are_an_indexed_job_of_one_gpu_pods() -> None:
     assert "CUDA_VISIBLE_DEVICES" not in _env(worker)  # the device plugin shows the pod its one GPU
     assert "command" not in worker  # the image's entrypoint, hpo: SIGTERM exits 143 (not done, replace the pod)
     assert worker["args"] == [
-        "worker", "studies/animals10.toml", "--data", "$(HPO_DATA)", "--id", "w$(JOB_COMPLETION_INDEX)",
+        "worker", "/app/study/animals10.toml", "--data", "$(HPO_DATA)", "--id", "w$(JOB_COMPLETION_INDEX)",
         "--threads", "$(HPO_THREADS)",
     ]  # fmt: skip
     assert {"HPO_DATA", "HPO_THREADS"} <= set(_env(worker))
@@ -125,7 +162,7 @@ def test_data_is_mounted_read_only_and_prepared_as_the_study_says() -> None:
     assert prepared.endswith(f"prepared-{d.image_size}px") and f"/app/data/{d.source.name}" == flags.group(1)
     for job in ("hpo-workers", "hpo-export"):
         pod = _obj("Job", job)["spec"]["template"]["spec"]
-        (data,) = [v for v in pod["volumes"] if v["persistentVolumeClaim"]["claimName"] == "hpo-data"]
+        (data,) = [v for v in pod["volumes"] if v.get("persistentVolumeClaim", {}).get("claimName") == "hpo-data"]
         assert data["persistentVolumeClaim"]["readOnly"] is True
         for c in _containers(pod):
             assert {"name": data["name"], "mountPath": "/app/data", "readOnly": True} in c["volumeMounts"]
