@@ -1,16 +1,36 @@
 # Two commands on a fresh clone: `make demo` and `make test` (both create .venv on first use).
+# Another Python: PYTHON=python3.12 make demo. TensorFlow build: TF=cpu or TF=gpu (default: gpu
+# where nvidia-smi is found). Versions come from constraints/py3XX.txt (`make lock` refreshes it).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := data/demo
+TF     ?= $(if $(shell command -v nvidia-smi 2>/dev/null),gpu,cpu)
+PYVER  := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+LOCK   := constraints/py$(subst .,,$(PYVER)).txt
+# the build the other extra would bring: it must go before this one is installed (same files)
+OTHER_TF := $(if $(filter gpu,$(TF)),tensorflow-cpu,$(if $(filter x86_64 AMD64,$(shell uname -m)),tensorflow))
 
-.PHONY: install demo test lint format bench bench-peers bench-accuracy bench-ablation bench-formats bench-pruning screenshots clean
+# Check the interpreter before anything is created, in one line (TensorFlow 2.21 has wheels for 3.10-3.13)
+ifeq ($(wildcard $(BIN)/python),)
+ifneq ($(or $(filter-out clean lock .env,$(MAKECMDGOALS)),$(if $(MAKECMDGOALS),,all)),)
+ifeq ($(filter 3.10 3.11 3.12 3.13,$(PYVER)),)
+$(error hpo: error: $(PYTHON) is $(if $(PYVER),Python $(PYVER),missing or broken); hpo needs Python 3.10 to 3.13 (TensorFlow 2.21's wheels) — install one and run e.g. PYTHON=python3.12 make $(or $(MAKECMDGOALS),install))
+endif
+ifneq ($(shell $(PYTHON) -c 'import ensurepip' 2>/dev/null && echo ok),ok)
+$(error hpo: error: $(PYTHON) (Python $(PYVER)) cannot create a virtual environment — install its venv module (Debian/Ubuntu: sudo apt install python$(PYVER)-venv) and run make again)
+endif
+endif
+endif
 
-$(STAMP): pyproject.toml
+.PHONY: install demo test lint format lock wheel bench bench-peers bench-accuracy bench-ablation bench-formats bench-pruning screenshots clean
+
+$(STAMP): pyproject.toml $(wildcard $(LOCK))
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(if $(OTHER_TF),-$(BIN)/python -m pip uninstall --quiet --yes $(OTHER_TF) 2>/dev/null)
+	$(BIN)/python -m pip install --quiet -e '.[dev,$(TF)]' $(if $(wildcard $(LOCK)),-c $(LOCK))
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install hpo with its dev tools
@@ -56,6 +76,17 @@ bench-pruning: install ## successive halving vs. no pruner on cifar10-mini (abou
 
 screenshots: install ## docs/*.png of the cifar10-mini benchmark study (run benchmarks/accuracy_cifar10_mini.py first)
 	$(BIN)/python docs/screenshots.py studies/cifar10-mini.toml --storage sqlite:///$(CURDIR)/models/bench-cifar10-mini/study.db
+
+lock: ## refresh constraints/py3XX.txt from pip's resolver (needs the package index), then commit them
+	$(PYTHON) benchmarks/check_install.py lock
+
+wheel: install ## dist/hpo_keras-*.whl, e.g. to upload to Colab (notebooks/animals10_colab.ipynb installs it)
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist .
+
+.env: ## docker compose's settings from .env.example: your uid/gid and a random Postgres password (never overwritten)
+	sed -e "s/^HPO_UID=.*/HPO_UID=$$(id -u)/" -e "s/^HPO_GID=.*/HPO_GID=$$(id -g)/" \
+	    -e "s/^POSTGRES_PASSWORD=.*/POSTGRES_PASSWORD=$$(od -An -N16 -tx1 /dev/urandom | tr -d ' \\n')/" .env.example > $@
+	@echo "wrote .env (HPO_UID=$$(id -u), a new POSTGRES_PASSWORD); set COMPOSE_PROFILES there for more GPUs"
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

@@ -1,15 +1,23 @@
-"""Ask pip's real resolver what `pip install '.[extras]'` would install (needs the package
-index; nothing is installed): the TensorFlow distributions and how many packages in all.
+"""Ask pip's real resolver what `pip install '.[extras]'` installs, per Python version (needs
+the package index; nothing is installed), and write the lock files from its answers.
 
-    python benchmarks/check_install.py [--extras "" gpu postgres,kaggle gpu,postgres,kaggle]
+    python benchmarks/check_install.py matrix [--pythons 3.10 3.11 3.12 3.13 3.14] [--extras "" cpu gpu ...]
+    python benchmarks/check_install.py lock      # = make lock: constraints/py3XX.txt for each supported Python
 
-The offline twin of this check is tests/test_install.py. Prints Markdown rows for BENCHMARKS.md.
+Each Python version is resolved by a real interpreter of that version when one is found
+(`python3.X` on PATH or under pyenv), else by this one with ``--python-version X
+--only-binary=:all:`` (pip then trusts the index's Requires-Python data only; the table says
+which). The matrix prints Markdown rows for BENCHMARKS.md, "Install"; its offline twin is
+tests/test_install.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import json
+import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,47 +26,92 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TF_BUILDS = {"tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-intel", "tensorflow-macos"}
+SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
+#: what the lock covers: every extra but `cpu`, whose tensorflow-cpu is pinned to tensorflow's version
+LOCKED_EXTRAS = "gpu,postgres,kaggle,dev"
+MATRIX_EXTRAS = ("", "cpu", "gpu", "cpu,postgres,kaggle", "gpu,postgres,kaggle", "cpu,dev")
 
 
-def resolve(extras: str) -> tuple[list[str], int, int]:
-    """(TensorFlow distributions, packages, NVIDIA packages) of ``.[extras]``, on a clean slate."""
+def interpreter(version: str) -> str | None:
+    """A real, working Python ``version`` on this machine, if any (a pyenv shim may not run)."""
+    found = [
+        shutil.which(f"python{version}"),
+        *sorted(glob.glob(f"{Path.home()}/.pyenv/versions/{version}.*/bin/python")),
+    ]
+    for python in [sys.executable, *filter(None, found)]:
+        check = [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
+        if subprocess.run(check, capture_output=True, text=True).stdout.strip() == version:
+            return python
+    return None
+
+
+def resolve(version: str, extras: str) -> tuple[dict[str, str], str]:
+    """({name: version} pip would install for ``.[extras]`` on a clean slate, how it was asked)."""
+    python = interpreter(version)
     target = f".[{extras}]" if extras else "."
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--dry-run",
-                "--ignore-installed",
-                "--quiet",
-                "--report",
-                report,
-                target,
-            ],
-            cwd=ROOT,
-            check=True,
-        )
-        names = [i["metadata"]["name"].lower() for i in json.loads(report.read_text())["install"]]
-    return (
-        sorted(n for n in names if n.replace("_", "-") in TF_BUILDS),
-        len(names),
-        sum(n.startswith("nvidia") for n in names),
-    )
+        cmd = [python or sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet"]
+        if python is None:
+            cmd += ["--python-version", version, "--only-binary=:all:", "--target", str(Path(tmp) / "t")]
+        result = subprocess.run([*cmd, "--report", str(report), target], cwd=ROOT, capture_output=True, text=True)
+        if result.returncode != 0:
+            error = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
+            raise RuntimeError(error[-1] if error else result.stderr.strip().splitlines()[-1])
+        installed = json.loads(report.read_text())["install"]
+    how = f"Python {version}" if python else f"pip --python-version {version}"
+    return {i["metadata"]["name"].lower().replace("_", "-"): i["metadata"]["version"] for i in installed}, how
+
+
+def matrix(pythons: list[str], extras_list: list[str]) -> None:
+    pip = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True, text=True).stdout.split()[1]
+    print(f"{time.strftime('%Y-%m-%d')}, pip resolver (pip {pip} here), {sys.platform} {platform.machine()}")
+    print("| Python | install | resolves | TensorFlow | Keras | SQLAlchemy | Optuna | packages | NVIDIA |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for version in pythons:
+        for extras in extras_list:
+            try:
+                names, how = resolve(version, extras)
+            except RuntimeError as exc:
+                print(f"| {version} | `.[{extras}]` | no: {exc} | | | | | | |", flush=True)
+                continue
+            tf = ", ".join(f"{n} {v}" for n, v in sorted(names.items()) if n in TF_BUILDS) or "none (brings its own)"
+            nvidia = sum(n.startswith("nvidia-") for n in names)
+            cells = [names.get(n, "-") for n in ("keras", "sqlalchemy", "optuna")]
+            print(f"| {how} | `.[{extras}]` | yes | {tf} | {' | '.join(cells)} | {len(names)} | {nvidia} |", flush=True)
+
+
+def lock(pythons: list[str]) -> None:
+    """constraints/py3XX.txt: the versions pip picks today for every extra, per Python version."""
+    out = ROOT / "constraints"
+    out.mkdir(exist_ok=True)
+    for version in pythons:
+        names, how = resolve(version, LOCKED_EXTRAS)
+        names.pop("hpo-keras", None)
+        names["tensorflow-cpu"] = names["tensorflow"]  # the `cpu` extra's build, same release
+        path = out / f"py{version.replace('.', '')}.txt"
+        header = [
+            f"# Generated by `make lock` ({Path(__file__).relative_to(ROOT)} lock) on {time.strftime('%Y-%m-%d')}:",
+            f"# pip's resolver for .[{LOCKED_EXTRAS}] ({how}, Linux x86_64), and tensorflow-cpu at",
+            "# tensorflow's version. Used as `pip install -c` by make install, the Dockerfile and CI. Do not edit.",
+        ]
+        path.write_text("\n".join([*header, *(f"{n}=={v}" for n, v in sorted(names.items()))]) + "\n")
+        print(f"{path.relative_to(ROOT)}: {len(names)} pins ({how})", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--extras", nargs="+", default=["", "gpu", "postgres,kaggle", "gpu,postgres,kaggle,dev"])
+    sub = parser.add_subparsers(dest="command", required=True)
+    m = sub.add_parser("matrix", help="Markdown rows: Python versions x extras")
+    m.add_argument("--pythons", nargs="+", default=[*SUPPORTED, "3.14"])
+    m.add_argument("--extras", nargs="+", default=list(MATRIX_EXTRAS))
+    k = sub.add_parser("lock", help="write constraints/py3XX.txt")
+    k.add_argument("--pythons", nargs="+", default=list(SUPPORTED))
     args = parser.parse_args()
-    print(f"{time.strftime('%Y-%m-%d')}, pip resolver, Python {sys.version.split()[0]}, {sys.platform}")
-    print("| install | TensorFlow distributions | packages | of them NVIDIA |")
-    print("|---|---|---|---|")
-    for extras in args.extras:
-        tf, total, nvidia = resolve(extras)
-        print(f"| `.[{extras}]` | {', '.join(tf) or 'none'} | {total} | {nvidia} |", flush=True)
+    if args.command == "matrix":
+        matrix(args.pythons, args.extras)
+    else:
+        lock(args.pythons)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
 from hpo import __version__
@@ -23,6 +24,10 @@ from hpo.fsutil import disk_full, is_disk_full, one_line
 from hpo.workers.secrets import mask, mask_output
 
 __all__ = ["build_parser", "main"]
+
+#: distributions that each install the `tensorflow` package: two of them overwrite each other's files
+TF_BUILDS = ("tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-intel", "tensorflow-macos")
+PICK_TF = "pip install 'hpo-keras[cpu]' (or 'hpo-keras[gpu]' with an NVIDIA GPU)"
 
 DESCRIPTION = """\
 Hyperparameter optimization for image classifiers (Optuna + Keras).
@@ -84,6 +89,19 @@ def _subcommands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParse
     return found
 
 
+def _installed(name: str) -> bool:
+    try:
+        metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def tensorflow_builds() -> list[str]:
+    """The TensorFlow distributions installed here (the `cpu` and `gpu` extras each bring one)."""
+    return [name for name in TF_BUILDS if _installed(name)]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `hpo` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -99,8 +117,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("hpo").setLevel(logging.DEBUG)
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
     mask_output()  # no password in a log line or a traceback, whatever printed it
+    builds = tensorflow_builds()
+    if len(builds) > 1:  # pip cannot refuse `[cpu,gpu]`, so hpo does, before anything runs
+        print(
+            f"hpo: error: two TensorFlow builds are installed ({', '.join(builds)}) and overwrite each other's "
+            f"files — pip uninstall --yes {' '.join(builds)}, then {PICK_TF}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         return _run(args)
+    except ModuleNotFoundError as exc:
+        if exc.name != "tensorflow":
+            raise
+        print(f"hpo: error: TensorFlow is not installed (hpo-keras brings none itself) — {PICK_TF}", file=sys.stderr)
+        return 2
     except HpoError as exc:
         print(f"hpo: error: {one_line(mask(str(exc)))}", file=sys.stderr)  # no secret, no forged line or escape
         return exc.exit_code

@@ -105,9 +105,11 @@ def _immediate_transactions(engine: sqlalchemy.Engine) -> None:
 
 
 def _postgres_url(url: str) -> str:
-    """``postgres://`` (Heroku style) -> ``postgresql://``; a driver named in the URL is kept.
-    A plain URL needs psycopg 3: a missing driver is a one-line error naming the extra."""
-    url = re.sub(r"^postgres://", "postgresql://", url)
+    """``postgres://`` (Heroku style) and a plain ``postgresql://`` -> ``postgresql+psycopg://``
+    (SQLAlchemy 2.1's default driver, named so that SQLAlchemy 2.0 on Python 3.10, whose default
+    is psycopg2, uses it too); a driver named in the URL is kept. A missing driver is a one-line
+    error naming the extra."""
+    url = re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
     named = re.match(r"^postgres(ql)?(\+\w+)?://", url)
     driver = (named.group(2) if named else None) or "+psycopg"
     module = {"+psycopg": "psycopg", "+psycopg2": "psycopg2", "+pg8000": "pg8000"}.get(driver, driver[1:])
