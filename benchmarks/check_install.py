@@ -24,10 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from hpo.cli import TF_BUILDS as _TF_BUILDS
-
 ROOT = Path(__file__).resolve().parents[1]
-TF_BUILDS = set(_TF_BUILDS)
+# hpo.cli.TF_BUILDS, restated: `make lock` runs before (and without) any install of hpo
+TF_BUILDS = {"tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-intel", "tensorflow-macos"}
 SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
 #: what the lock covers: every extra but `cpu`, whose tensorflow-cpu is pinned to tensorflow's version
 LOCKED_EXTRAS = "gpu,postgres,kaggle,dev"

@@ -10,6 +10,7 @@ resolver per Python version online (BENCHMARKS.md, "Install")."""
 from __future__ import annotations
 
 import functools
+import importlib.util
 import itertools
 import os
 import re
@@ -108,6 +109,11 @@ def test_the_gpu_extra_is_tensorflows_cuda_build() -> None:
 
 def test_this_environment_holds_one_tensorflow() -> None:
     assert len(INSTALLED_TF) == 1, INSTALLED_TF
+    spec = importlib.util.spec_from_file_location("check_install", ROOT / "benchmarks" / "check_install.py")
+    assert spec is not None and spec.loader is not None
+    check_install = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check_install)
+    assert set(TF_BUILDS) == check_install.TF_BUILDS  # restated there, since `make lock` runs without hpo
 
 
 def test_python_range_is_stated_the_same_everywhere() -> None:
