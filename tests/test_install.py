@@ -27,6 +27,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from hpo.cli import TF_BUILDS
+from hpo.errors import HpoError
 from tests.conftest import ROOT, run_hpo
 
 if sys.version_info >= (3, 11):
@@ -262,3 +263,18 @@ def test_first_screen_of_a_cpu_install_has_no_tensorflow_errors(tmp_path: Path) 
     assert proc.returncode == 0, proc.stderr
     assert "trial    0  COMPLETE" in proc.stdout
     assert not [x for x in proc.stderr.splitlines() if re.match(r"[EF]\d{4} ", x) or re.search("cuInit|cuda", x, re.I)]
+
+
+def test_plain_postgres_urls_name_psycopg_for_sqlalchemy_2_0_too() -> None:
+    """Python 3.10 gets SQLAlchemy 2.0, whose plain postgresql:// means psycopg2 (not installed):
+    hpo names psycopg 3, the `postgres` extra's driver, in every plain URL it opens."""
+    import sqlalchemy
+
+    from hpo.workers.storage import _postgres_url
+
+    for plain in ("postgresql://u:pw@db:5432/hpo", "postgres://u:pw@db:5432/hpo"):
+        url = _postgres_url(plain)
+        assert url == "postgresql+psycopg://u:pw@db:5432/hpo"
+        assert sqlalchemy.engine.make_url(url).get_dialect().driver == "psycopg"
+    with pytest.raises(HpoError, match="pg8000 is not installed"):  # a named driver is kept
+        _postgres_url("postgresql+pg8000://u:pw@db/hpo")
