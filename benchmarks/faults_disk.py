@@ -14,12 +14,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from hpo.data import load_prepared
 from hpo.data.synth import synth_dataset
 from hpo.errors import DataError
-from tests.faultkit import crash_at, fill_disk, run_hpo_marked, tmpfs
+from tests.helpers.faultkit import crash_at, fill_disk, run_hpo_marked, tmpfs
 
 
 def main() -> None:

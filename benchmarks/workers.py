@@ -25,11 +25,11 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.data_pipeline import cpu_name  # noqa: E402
-from tests.studyfiles import write_study  # noqa: E402
+from tests.helpers.studyfiles import write_study  # noqa: E402
 
 LOCK_MARKERS = ("database is locked", "StorageInternalError", "OperationalError", "deadlock")
 

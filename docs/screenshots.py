@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser import screenshot  # noqa: E402  (the browser the tests use)
+from tests.helpers.browser import screenshot  # noqa: E402  (the browser the tests use)
 
 
 def main() -> None:

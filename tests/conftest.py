@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.workerkit"]  # the pg_study fixture
+from tests.helpers import ANIMALS10_SAMPLE, CIFAR10_MINI, PG_URL, require, run_hpo
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("HPO_SHARED", ROOT.parent / "shared"))
-CIFAR10_MINI = SHARED / "datasets" / "cifar10-mini"
-ANIMALS10_SAMPLE = SHARED / "datasets" / "animals10-sample"
-
-
-def require(condition: bool, reason: str, *, strict: bool | None = None) -> None:
-    """Skip when ``condition`` is false — but fail where it must be present: under CI by default
-    (``strict``: whether this machine must have it, e.g. a GPU runner that sets HPO_REQUIRE_GPU=1)."""
-    if condition:
-        return
-    if strict if strict is not None else os.environ.get("CI") == "true":
-        pytest.fail(f"required under CI: {reason}")
-    pytest.skip(reason)
+pytest_plugins = ["tests.helpers.workerkit"]  # the pg_study fixture
 
 
 @pytest.fixture(scope="session")
@@ -39,46 +23,11 @@ def animals10_sample() -> Path:
     return ANIMALS10_SAMPLE
 
 
-def run_hpo(
-    *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 900
-) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI in a fresh interpreter (``python -m hpo``); ``timeout`` in seconds."""
-    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "hpo", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd or ROOT,
-        env=full_env,
-        timeout=timeout,
-    )
-
-
-def assert_user_error(
-    proc: subprocess.CompletedProcess[str], *fragments: str, sole: bool = True, code: int = 2
-) -> None:
-    """Exit ``code`` (2: bad input; 75: storage down), one ``hpo: error:`` line naming
-    ``fragments`` ending stderr, no traceback.
-
-    ``sole``: stderr holds nothing else (errors found before any work starts). Errors found
-    after work ran follow its log lines (TensorFlow prints some that no setting silences).
-    """
-    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert lines and lines[-1].startswith("hpo: error: "), proc.stderr
-    assert sum(ln.startswith("hpo: error:") for ln in lines) == 1, proc.stderr
-    if sole:
-        assert len(lines) == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-    for fragment in fragments:
-        assert fragment in lines[-1], (fragment, lines[-1])
-
-
 @pytest.fixture(scope="session")
 def searched(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A real tiny study on SQLite (searched through the CLI, with pruned trials) and its export
     with TFLite variants; shared by the export, report and dashboard tests."""
-    from tests.studyfiles import write_study
+    from tests.helpers.studyfiles import write_study
 
     tmp = tmp_path_factory.mktemp("searched")
     toml = write_study(tmp, "tiny", synth_dir, study={"n_trials": 6}, training={"max_epochs": 6})
@@ -108,9 +57,6 @@ def prepared(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("prep")
     prepare(synth_dir, out, image_size=32, progress=False)
     return out
-
-
-PG_URL = os.environ.get("HPO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,8 @@ import pytest
 from optuna.trial import TrialState
 
 import hpo
-from tests.conftest import ROOT, assert_user_error, run_hpo
-from tests.studyfiles import write_study
+from tests.helpers import ROOT, assert_user_error, run_hpo
+from tests.helpers.studyfiles import write_study
 
 pytestmark = pytest.mark.slow
 

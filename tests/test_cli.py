@@ -3,7 +3,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.conftest import ROOT, run_hpo
+from tests.helpers import ROOT, run_hpo
 
 
 def test_help_is_instant_and_does_not_import_tensorflow() -> None:

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 import hpo
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 # Compose interpolation: $$, ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, $VAR
 _VAR = re.compile(r"\$(?:(\$)|\{(\w+)(?:(:?[-?])([^}]*))?\}|(\w+))")

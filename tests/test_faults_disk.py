@@ -1,4 +1,4 @@
-"""A full disk, for real: a small tmpfs filled to a few KiB (`tests.faultkit`), then `hpo data
+"""A full disk, for real: a small tmpfs filled to a few KiB (`tests.helpers.faultkit`), then `hpo data
 prepare`, `hpo search` and `hpo export` run on it as real processes. Each says so in one line
 naming the path and the bytes it needed, exits 74 (EX_IOERR), loses nothing it had and leaves
 no process behind."""
@@ -21,8 +21,8 @@ from hpo.data.cache import SCRATCH_FILES
 from hpo.data.synth import synth_dataset
 from hpo.fsutil import checksum_problem, write_json
 from hpo.workers.outage import storage_full
-from tests.conftest import ROOT, assert_user_error
-from tests.faultkit import (
+from tests.helpers import ROOT, assert_user_error
+from tests.helpers.faultkit import (
     crash_at,
     fill_disk,
     free_bytes,
@@ -32,7 +32,7 @@ from tests.faultkit import (
     run_hpo_marked,
     tmpfs,
 )
-from tests.studyfiles import write_study
+from tests.helpers.studyfiles import write_study
 
 EX_IOERR = 74
 #: 64 files: enough that `prepare` decodes them in a pool of processes

@@ -15,8 +15,8 @@ from hpo.config import load_config
 from hpo.errors import OutputError
 from hpo.fsutil import write_checksums
 from hpo.savedmodel.export import check_export_out
-from tests.conftest import assert_user_error, run_hpo
-from tests.studyfiles import write_study
+from tests.helpers import assert_user_error, run_hpo
+from tests.helpers.studyfiles import write_study
 
 USER_BYTES = b"the user's own bytes\n"
 

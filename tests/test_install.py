@@ -28,7 +28,7 @@ from packaging.version import Version
 
 from hpo.cli import TF_BUILDS
 from hpo.errors import HpoError
-from tests.conftest import ROOT, run_hpo
+from tests.helpers import ROOT, run_hpo
 
 if sys.version_info >= (3, 11):
     import tomllib

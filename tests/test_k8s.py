@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from hpo.config import load_config
-from tests.conftest import ROOT, require
+from tests.helpers import ROOT, require
 
 K8S = ROOT / "deploy" / "k8s"
 KUSTOMIZATIONS = (K8S, K8S / "files", K8S / "export")  # image/ is the component they share
