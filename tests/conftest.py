@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,19 @@ def pg_url() -> str:
     except psycopg.Error as exc:
         require(False, f"Postgres not reachable at {PG_URL}: {str(exc).strip()}")
     return PG_URL
+
+
+@pytest.fixture(autouse=True)
+def _postgres_claim(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test that uses the Postgres server holds a shared claim on it for its duration; a test
+    that stops the server (`tests.helpers.faultkit.postgres_down`) waits for the others' claims."""
+    if "pg_url" not in request.fixturenames:
+        yield
+        return
+    from tests.helpers.faultkit import postgres_in_use
+
+    with postgres_in_use():
+        yield
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

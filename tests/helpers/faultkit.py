@@ -8,6 +8,7 @@ the reason — and fails under ``CI=true`` (`tests.helpers.require`).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pwd
 import shutil
@@ -164,13 +165,57 @@ def _pg_cluster() -> list[str]:
 
 @contextmanager
 def postgres_down() -> Iterator[None]:
-    """The local Postgres cluster stopped for the ``with`` block, started again after."""
+    """The local Postgres cluster stopped for the ``with`` block, started again after — while no
+    other test uses it (`postgres_in_use`): under ``make test``'s two xdist workers, the other
+    worker's Postgres test would otherwise meet the outage as its own failure."""
     cmd = _pg_cluster()
-    subprocess.run([*cmd, "stop"], check=True, capture_output=True, timeout=120)
+    with _postgres_alone():
+        subprocess.run([*cmd, "stop"], check=True, capture_output=True, timeout=120)
+        try:
+            yield
+        finally:
+            subprocess.run([*cmd, "start"], check=True, capture_output=True, timeout=120)
+
+
+#: one lock file for every test process on this machine: tests using Postgres share it, a test
+#: that stops the server takes it alone
+_PG_LOCK = Path(tempfile.gettempdir()) / "hpo-tests-postgres.lock"
+_pg_lock_fd: int | None = None
+_pg_shared = 0  # nesting of postgres_in_use in this process
+
+
+def _flock(mode: int) -> None:
+    global _pg_lock_fd
+    if _pg_lock_fd is None:
+        _pg_lock_fd = os.open(_PG_LOCK, os.O_CREAT | os.O_RDWR, 0o666)
+    fcntl.flock(_pg_lock_fd, mode)
+
+
+@contextmanager
+def postgres_in_use() -> Iterator[None]:
+    """Hold a shared claim on the Postgres server for the ``with`` block (conftest wraps every
+    test that uses it), so no other test process stops it meanwhile."""
+    global _pg_shared
+    if _pg_shared == 0:
+        _flock(fcntl.LOCK_SH)
+    _pg_shared += 1
     try:
         yield
     finally:
-        subprocess.run([*cmd, "start"], check=True, capture_output=True, timeout=120)
+        _pg_shared -= 1
+        if _pg_shared == 0:
+            _flock(fcntl.LOCK_UN)
+
+
+@contextmanager
+def _postgres_alone() -> Iterator[None]:
+    """The server to this test alone: a shared claim of this process is converted (flock drops
+    it first, so two processes converting at once cannot deadlock), and given back after."""
+    _flock(fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        _flock(fcntl.LOCK_SH if _pg_shared else fcntl.LOCK_UN)
 
 
 @contextmanager
