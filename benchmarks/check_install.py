@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 # hpo.cli.TF_BUILDS, restated: `make lock` runs before (and without) any install of hpo
 TF_BUILDS = {"tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-intel", "tensorflow-macos"}
 SUPPORTED = ("3.10", "3.11", "3.12", "3.13")

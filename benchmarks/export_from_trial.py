@@ -28,7 +28,7 @@ import hpo
 from hpo.config import load_config
 from hpo.records.trial import StoredWeights
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:

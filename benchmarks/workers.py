@@ -25,7 +25,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.data_pipeline import cpu_name  # noqa: E402
