@@ -76,12 +76,15 @@ def pg_url() -> str:
 def _postgres_claim(request: pytest.FixtureRequest) -> Iterator[None]:
     """Every test that uses the Postgres server holds a shared claim on it for its duration; a test
     that stops the server (`tests.helpers.faultkit.postgres_down`) waits for the others' claims."""
-    if "pg_url" not in request.fixturenames:
-        yield
-        return
-    from tests.helpers.faultkit import postgres_in_use
+    from tests.helpers.faultkit import postgres_alone, postgres_in_use
 
-    with postgres_in_use():
+    if request.node.get_closest_marker("postgres_outage"):
+        with postgres_alone():
+            yield
+    elif "pg_url" in request.fixturenames:
+        with postgres_in_use():
+            yield
+    else:
         yield
 
 

@@ -169,7 +169,7 @@ def postgres_down() -> Iterator[None]:
     other test uses it (`postgres_in_use`): under ``make test``'s two xdist workers, the other
     worker's Postgres test would otherwise meet the outage as its own failure."""
     cmd = _pg_cluster()
-    with _postgres_alone():
+    with postgres_alone():
         subprocess.run([*cmd, "stop"], check=True, capture_output=True, timeout=120)
         try:
             yield
@@ -182,6 +182,7 @@ def postgres_down() -> Iterator[None]:
 _PG_LOCK = Path(tempfile.gettempdir()) / "hpo-tests-postgres.lock"
 _pg_lock_fd: int | None = None
 _pg_shared = 0  # nesting of postgres_in_use in this process
+_pg_alone = 0  # nesting of postgres_alone
 
 
 def _flock(mode: int) -> None:
@@ -208,14 +209,21 @@ def postgres_in_use() -> Iterator[None]:
 
 
 @contextmanager
-def _postgres_alone() -> Iterator[None]:
-    """The server to this test alone: a shared claim of this process is converted (flock drops
-    it first, so two processes converting at once cannot deadlock), and given back after."""
-    _flock(fcntl.LOCK_EX)
+def postgres_alone() -> Iterator[None]:
+    """The server to this test alone (conftest holds it for a whole test marked
+    ``postgres_outage``, so the outage falls where the test puts it, not when others let it): a
+    shared claim of this process is converted (flock drops it first, so two processes converting
+    at once cannot deadlock), and given back after."""
+    global _pg_alone
+    if _pg_alone == 0:
+        _flock(fcntl.LOCK_EX)
+    _pg_alone += 1
     try:
         yield
     finally:
-        _flock(fcntl.LOCK_SH if _pg_shared else fcntl.LOCK_UN)
+        _pg_alone -= 1
+        if _pg_alone == 0:
+            _flock(fcntl.LOCK_SH if _pg_shared else fcntl.LOCK_UN)
 
 
 @contextmanager

@@ -251,6 +251,7 @@ def fail_as_a_peer(toml: Path, url: str, number: int, grace_period: int) -> Froz
     return study.get_trials()[number]
 
 
+@pytest.mark.postgres_outage
 @pytest.mark.postgres
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")

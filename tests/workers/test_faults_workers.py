@@ -68,6 +68,7 @@ def test_worker_paused_past_grace_goes_on_after_a_peer_retried_its_trial(
     assert retry.params == stalled.params and retry.state in FINISHED
 
 
+@pytest.mark.postgres_outage
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_search_survives_a_postgres_restart(pg_study: Callable[..., Path], pg_url: str) -> None:
