@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,8 +85,16 @@ def _postgres_claim(request: pytest.FixtureRequest) -> Iterator[None]:
     elif "pg_url" in request.fixturenames:
         with postgres_in_use():
             yield
+            _close_unreachable_connections()
     else:
         yield
+
+
+def _close_unreachable_connections() -> None:
+    """Each `optuna.load_study(storage=URL)` in a test opens an engine whose pooled connection stays
+    open until the engine is garbage-collected (they sit in reference cycles): over a whole suite two
+    test processes held 100 idle connections, Postgres' limit, and later tests met "too many clients"."""
+    gc.collect()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -177,7 +177,8 @@ def _make(
     (fake / "python3").write_text(f'#!/bin/sh\ncase "$*" in *ensurepip*) {ensurepip};; esac\n{answer}\n')
     (fake / "python3").chmod(0o755)
     env = {**os.environ, "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("PYTHON", None)
+    for name in ("PYTHON", "MAKELEVEL", "MAKEFLAGS", "MFLAGS"):  # a user's shell, not `make test`'s child
+        env.pop(name, None)
     return subprocess.run(["make", *args], cwd=tmp_path, env=env, capture_output=True, text=True)
 
 

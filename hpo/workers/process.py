@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 from types import FrameType
 
 __all__ = [
@@ -35,9 +36,27 @@ log = logging.getLogger(__name__)
 _received: list[int] = []  # the signals that stopped this process
 
 
+_RESEND_S = 0.05  # a signal that lands in a finalizer is delivered again this much later
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     _received.append(signum)
+    if _in_finalizer(frame):  # raised there, Python would print a traceback and drop the interrupt
+        threading.Timer(_RESEND_S, os.kill, (os.getpid(), signum)).start()
+        return
     raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _in_finalizer(frame: FrameType | None) -> bool:
+    """Whether ``frame`` runs inside a ``__del__`` or a weakref callback (the garbage collector calls
+    them at any bytecode, e.g. in the middle of TensorFlow's Python code): an exception raised there
+    is printed as "Exception ignored in …" with a traceback and lost (seen under load, 1 run in ~10)."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "__del__" or os.path.basename(code.co_filename) in ("weakref.py", "_weakrefset.py"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def install_signal_handlers() -> None:

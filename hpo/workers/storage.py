@@ -5,6 +5,10 @@
 - ``postgresql://user:pass@host/db``: SQLAlchemy + psycopg 3 (the driver SQLAlchemy 2.1 uses
   for a plain ``postgresql://`` URL, so the same URL works in Optuna and optuna-dashboard;
   ``pip install 'hpo-keras[postgres]'``), with ``pool_pre_ping``. For workers on many machines.
+  A process keeps one connection open (`POOL_SIZE`) and opens up to `POOL_OVERFLOW` more while
+  its heartbeat thread, the study lock and the trial's own writes overlap, so N workers hold
+  about N of the server's connections (Postgres allows 100 by default; SQLAlchemy's default
+  pool would keep up to 5 per worker open).
 
 Both get Optuna's RDB heartbeat when asked: a running trial writes a heartbeat every
 ``heartbeat_interval`` s; a trial silent for ``grace_period`` s (its worker died) is marked
@@ -80,6 +84,8 @@ __all__ = [
 #: the one masking function, under the name the rest of hpo has always imported
 mask_url = mask
 
+POOL_SIZE = 1  # Postgres connections a worker keeps open
+POOL_OVERFLOW = 4  # and may open beside it for a moment
 #: connection-level failures (libpq / psycopg wording): the server may well come back
 _UNAVAILABLE = re.compile(
     r"connection refused|timeout expired|timed out|could not translate host name|server closed the connection"
@@ -136,7 +142,8 @@ def make_storage(
     if location.kind == "sqlite":
         driver_url, engine_kwargs = location.url, {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
     elif location.kind == "postgres":
-        driver_url, engine_kwargs = _postgres_url(location.url), {"pool_pre_ping": True}
+        pool = {"pool_pre_ping": True, "pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+        driver_url, engine_kwargs = _postgres_url(location.url), pool
     else:
         raise StorageError(f"unsupported storage URL {location} — use sqlite:///FILE or postgresql://…")
     heartbeat: dict[str, object] = {}

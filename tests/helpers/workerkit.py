@@ -33,9 +33,21 @@ def pg_study(pg_url: str, synth_dir: Path, tmp_path: Path) -> Iterator[Callable[
         return write_study(tmp_path, name, synth_dir, study=fields, training={"max_epochs": 5})
 
     yield make
-    for name in names:
-        with contextlib.suppress(KeyError):
-            optuna.delete_study(study_name=name, storage=pg_url)
+    with opened(pg_url) as storage:
+        for name in names:
+            with contextlib.suppress(KeyError):
+                optuna.delete_study(study_name=name, storage=storage)
+
+
+@contextlib.contextmanager
+def opened(url: str) -> Iterator[optuna.storages.RDBStorage]:
+    """Optuna's storage at ``url``, its connections closed on leaving (a test polling a study opens
+    one per poll otherwise, each holding a Postgres connection until garbage collection)."""
+    storage = optuna.storages.RDBStorage(url)
+    try:
+        yield storage
+    finally:
+        storage.engine.dispose()
 
 
 @pytest.fixture
@@ -65,10 +77,11 @@ def with_password(url: str, password: str) -> str:
 
 
 def trials_of(toml: Path, url: str) -> list[FrozenTrial]:
-    try:
-        return optuna.load_study(study_name=toml.stem, storage=url).get_trials()
-    except KeyError:  # the worker has not created the study yet
-        return []
+    with opened(url) as storage:
+        try:
+            return optuna.load_study(study_name=toml.stem, storage=storage).get_trials()
+        except KeyError:  # the worker has not created the study yet
+            return []
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:

@@ -81,3 +81,30 @@ def test_db_check_reads_the_url_from_the_environment(pg_url: str) -> None:
     proc = run_hpo("db", "check", env={"HPO_STORAGE_URL": pg_url})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("ok: postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.mark.postgres
+def test_a_worker_keeps_one_postgres_connection_open(pg_url: str) -> None:
+    """Three threads asking and telling at once may open more, but afterwards one stays open."""
+    import uuid
+
+    import optuna
+    import psycopg
+
+    tag = f"hpo-test-{uuid.uuid4().hex[:8]}"
+    storage = make_storage(f"{pg_url}?application_name={tag}", heartbeat_interval=1, grace_period=4)
+    study = optuna.create_study(study_name=tag, storage=storage)
+
+    def open_connections() -> int:
+        with psycopg.connect(pg_url) as con:
+            row = con.execute("select count(*) from pg_stat_activity where application_name = %s", (tag,)).fetchone()
+        return int(row[0]) if row else 0
+
+    try:
+        study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=12, n_jobs=3)
+        assert len(study.trials) == 12
+        assert open_connections() == 1
+    finally:
+        optuna.delete_study(study_name=tag, storage=storage)
+        storage.engine.dispose()
+    assert open_connections() == 0
