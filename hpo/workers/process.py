@@ -21,10 +21,12 @@ import logging
 import os
 import signal
 import threading
+from pathlib import Path
 from types import FrameType
 
 __all__ = [
     "configure_tensorflow",
+    "cpu_has_bf16",
     "install_signal_handlers",
     "interrupted_exit_code",
     "stop_requested",
@@ -89,8 +91,9 @@ def visible_gpus_attr() -> str:
 
 
 def configure_tensorflow(threads: int | None = None, *, mixed_precision: bool = False) -> list[str]:
-    """Thread pools for a CPU share, memory growth on every visible GPU, the ``mixed_float16``
-    policy when asked and a GPU is there (float32 and one warning without); returns the GPUs.
+    """Thread pools for a CPU share, memory growth on every visible GPU, and when mixed precision is
+    asked: ``mixed_float16`` on a GPU, ``mixed_bfloat16`` on a CPU with bfloat16 instructions, else
+    float32 and one warning; returns the GPUs.
 
     Must run before TensorFlow executes anything. ``CUDA_VISIBLE_DEVICES`` (set by the
     launcher, a container runtime or Kubernetes' device plugin) decides which GPU it sees."""
@@ -108,6 +111,23 @@ def configure_tensorflow(threads: int | None = None, *, mixed_precision: bool = 
             log.warning("memory growth not set on %s: %s", gpu.name, exc)
     if mixed_precision and gpus:
         keras.mixed_precision.set_global_policy("mixed_float16")
+    elif mixed_precision and cpu_has_bf16():
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        log.info("[training] mixed_precision = true, no GPU: mixed_bfloat16 on this CPU (it has AVX512-BF16/AMX)")
     elif mixed_precision:
-        log.warning("[training] mixed_precision = true but no GPU is visible: training in float32")
+        log.warning(
+            "[training] mixed_precision = true but no GPU is visible and this CPU has no bfloat16 "
+            "instructions (AVX512-BF16/AMX): training in float32"
+        )
     return [g.name for g in gpus]
+
+
+def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether the CPU computes in bfloat16 natively (the ``avx512_bf16`` or ``amx_bf16`` flag of
+    Linux's cpuinfo); without it TensorFlow emulates bfloat16, slower than float32."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return bool({"avx512_bf16", "amx_bf16"} & set(flags))

@@ -1,5 +1,6 @@
 """GPU paths: what can be simulated on a CPU (a worker pinned by CUDA_VISIBLE_DEVICES, mixed
-precision falling back to float32 with one warning), and the real check where a GPU exists."""
+precision falling back to float32 with one warning, or to bfloat16 on a CPU that has it), and the
+real check where a GPU exists."""
 
 from __future__ import annotations
 
@@ -29,7 +30,10 @@ def test_pinned_worker_records_its_gpu_and_mixed_precision_falls_back(synth_dir:
     )
     proc = run_hpo("worker", toml, "--id", "g3", env={"CUDA_VISIBLE_DEVICES": "3"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    warning = "mixed_precision = true but no GPU is visible: training in float32"
+    from hpo.workers.process import cpu_has_bf16
+
+    bf16 = "mixed_bfloat16 on this CPU (it has AVX512-BF16/AMX)"  # an Intel Xeon with AMX, say
+    warning = bf16 if cpu_has_bf16() else "mixed_precision = true but no GPU is visible and this CPU has no bfloat16"
     assert (proc.stdout + proc.stderr).count(warning) == 1
     trials = optuna.load_study(study_name="pinned", storage=f"sqlite:///{tmp_path / 'pinned.db'}").get_trials()
     assert [t.state for t in trials] == [TrialState.COMPLETE]
