@@ -18,6 +18,7 @@ from hpo.config.schema import (
     FAMILIES,
     PRUNERS,
     SAMPLERS,
+    STARTUPS,
     ConfigError,
     DataConfig,
     ModelConfig,
@@ -197,6 +198,7 @@ def config_from_dict(doc: dict[str, Any], path: Path, label: str | None = None) 
     sampler = SamplerConfig(
         sp.choice("type", SamplerConfig.type, SAMPLERS),
         sp.number("n_startup_trials", SamplerConfig.n_startup_trials, 0, 10_000, integer=True),
+        sp.choice("startup", SamplerConfig.startup, STARTUPS),
     )
     sp.done()
 

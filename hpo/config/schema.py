@@ -15,6 +15,7 @@ __all__ = [
     "FAMILIES",
     "PRUNERS",
     "SAMPLERS",
+    "STARTUPS",
     "ArtifactsConfig",
     "ConfigError",
     "DataConfig",
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 SAMPLERS = ("tpe", "random")
+STARTUPS = ("random", "local")  # [sampler] startup
 #: the second objective of a multi-objective study (minimized; val_accuracy is maximized)
 COSTS = ("latency_ms", "params")
 PRUNERS = ("hyperband", "successive_halving", "median", "none")
@@ -83,6 +85,9 @@ class ModelConfig:
 class SamplerConfig:
     type: str = "tpe"
     n_startup_trials: int = 10
+    # "random": TPE's start-up trials are random; "local": each changes 1-3 dimensions of the best
+    # trial so far (the starting points first; hpo.study.local)
+    startup: str = "random"
 
 
 @dataclass(frozen=True)

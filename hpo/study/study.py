@@ -14,6 +14,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hpo.config import PrunerConfig, StudyConfig
 from hpo.model.space import baseline_trial_params
 from hpo.records.trial import TrialRecord, baseline_attrs, is_baseline
+from hpo.study.local import LocalStartSampler
 from hpo.workers.experimental import experimental
 from hpo.workers.slots import FINISHED, SlotLock
 from hpo.workers.storage import make_storage, require_study
@@ -45,7 +46,10 @@ def make_sampler(config: StudyConfig, worker: str = "") -> optuna.samplers.BaseS
         seed = (seed + zlib.crc32(worker.encode())) % 2**32
     if config.sampler.type == "random":
         return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=config.sampler.n_startup_trials)
+    tpe = optuna.samplers.TPESampler(seed=seed, n_startup_trials=config.sampler.n_startup_trials)
+    if config.sampler.startup == "local":
+        return LocalStartSampler(tpe, config.sampler.n_startup_trials, seed=seed)
+    return tpe
 
 
 def make_pruner(config: StudyConfig) -> optuna.pruners.BasePruner:
