@@ -51,7 +51,7 @@ def _launch(args: argparse.Namespace, config: Any, data_dir: Path, plans: list[A
 
     from hpo.study.study import load_study, open_study
     from hpo.workers.launcher import exit_status, launch, signal_name
-    from hpo.workers.storage import rdb_storage
+    from hpo.workers.storage import storage_location
 
     started = time.monotonic()
     study = open_study(config)  # create the study and enqueue the baseline once, before the workers race
@@ -74,7 +74,7 @@ def _launch(args: argparse.Namespace, config: Any, data_dir: Path, plans: list[A
     if progress.live:
         threading.Thread(target=poll, daemon=True, name="hpo-poll").start()
     try:
-        codes, signum = launch(plans, worker_args, rdb_storage(study._storage).location, emit=progress.line)
+        codes, signum = launch(plans, worker_args, storage_location(study._storage), emit=progress.line)
     finally:
         stop.set()
         progress.close()

@@ -1,4 +1,5 @@
-"""`hpo worker` (one process joining a study) and `hpo db check`."""
+"""`hpo worker` (one process joining a study), `hpo proxy` (the study's storage for many workers)
+and `hpo db check`."""
 
 from __future__ import annotations
 
@@ -41,8 +42,42 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _proxy(args: argparse.Namespace) -> int:
+    from hpo.workers.process import install_signal_handlers, interrupted_exit_code
+    from hpo.workers.url import parse_url, storage_override
+
+    install_signal_handlers()
+    url = storage_override(args.storage)
+    if url is None:
+        raise HpoError("give --storage URL or set $HPO_STORAGE_URL (the database the proxy serves)")
+    location = parse_url(url)
+    if location.kind != "postgres" and location.kind != "sqlite":
+        raise HpoError(f"hpo proxy serves a database (postgresql://… or sqlite:///FILE), not {location}")
+    if not 1 <= args.port <= 65535:
+        raise HpoError(f"--port must be 1..65535, got {args.port}")
+    from hpo.workers.storage import make_storage, rdb_storage
+
+    try:
+        from hpo.workers.proxy_server import make_server
+    except ImportError:
+        raise HpoError("hpo proxy needs gRPC — pip install 'hpo-keras[grpc]'") from None
+    server = None
+    try:
+        server = make_server(rdb_storage(make_storage(location)), args.host, args.port, args.threads)
+        print(f"hpo proxy: {location} served on grpc://{args.host}:{args.port} (workers: --storage grpc://HOST:{args.port})",
+              flush=True)  # fmt: skip
+        server.wait_for_termination()
+    except KeyboardInterrupt as exc:
+        print(f"hpo proxy stopped by signal ({exc})", flush=True)
+        return interrupted_exit_code()
+    finally:
+        if server is not None:
+            server.stop(grace=2).wait()
+    return 0
+
+
 def _db_check(args: argparse.Namespace) -> int:
-    from hpo.workers.storage import NoOptunaTables, make_storage, parse_url, server_version, study_names
+    from hpo.workers.storage import NoOptunaTables, make_storage, parse_url, rdb_storage, server_version, study_names
     from hpo.workers.url import storage_override
 
     url = storage_override(args.url, flag="URL")
@@ -55,7 +90,8 @@ def _db_check(args: argparse.Namespace) -> int:
         print(f"ok: {location} is reachable; no Optuna tables yet (the first `hpo search` creates them)")
         return 0
     names = study_names(storage)
-    print(f"ok: {location} — {server_version(storage)}")
+    version = "hpo proxy (gRPC)" if location.kind == "grpc" else server_version(rdb_storage(storage))
+    print(f"ok: {location} — {version}")
     print(f"studies ({len(names)}): {', '.join(names) if names else 'none'}")
     return 0
 
@@ -82,6 +118,25 @@ def register(sub: Any) -> None:
     w.add_argument("--id", help="worker name shown in logs and trial attrs")
     w.add_argument("--threads", type=int, help="TensorFlow threads (default: all cores)")
     w.set_defaults(func=_worker)
+
+    p = sub.add_parser(
+        "proxy",
+        help="serve a study's database to many workers over gRPC (grpc://HOST:PORT)",
+        description=(
+            "Run Optuna's gRPC storage proxy over the database of --storage, with hpo's heartbeats, stale-trial "
+            "retries and study lock (exact cap). Workers then take --storage grpc://HOST:PORT: one process holds "
+            "the database connections (a pool of at most 15) and a cache of finished trials for all of them. "
+            "The dashboard, report and export read the database itself. Exit status: 143 after SIGTERM, 130 "
+            "after Ctrl-C, 2 for bad input, 75 when the database does not answer at start."
+        ),
+    )
+    p.add_argument(
+        "--storage", metavar="URL", help="the database to serve (default $HPO_STORAGE_URL or $OPTUNA_STORAGE)"
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    p.add_argument("--port", type=int, default=13000, help="port (default 13000)")
+    p.add_argument("--threads", type=int, default=1024, help="server threads: more than the workers (default 1024)")
+    p.set_defaults(func=_proxy)
 
     db = sub.add_parser("db", help="storage utilities", description="Storage utilities.")
     dsub = db.add_subparsers(dest="db_command", metavar="SUBCOMMAND", required=True)

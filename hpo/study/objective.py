@@ -36,6 +36,7 @@ from hpo.model.families import build_candidate
 from hpo.records.trial import TrialRecord, write
 from hpo.study.artifacts import open_store
 from hpo.study.board import tensorboard_callback
+from hpo.study.contract import EpochHook
 from hpo.study.keep import BestWeights
 from hpo.study.train import METRIC, FitResult, early_stopping, fit, release
 from hpo.workers.process import visible_gpus_attr
@@ -54,10 +55,6 @@ GAP_CONSTRAINT = "train_val_gap"  # constraint key: gap - max_train_val_gap (<= 
 
 # one model per trial retraces tf.functions by design; TensorFlow's warning about it is noise
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
-
-
-#: (trial number, epoch 1-based, epochs, val accuracy) after every epoch
-EpochHook = Callable[[int, int, int, "float | None"], None]
 
 
 class _EpochHookCallback(keras.callbacks.Callback):

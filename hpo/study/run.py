@@ -19,15 +19,16 @@ from optuna.trial import FrozenTrial, TrialState
 from hpo.config import StudyConfig
 from hpo.data import load_prepared, prepare
 from hpo.data.prepared import PreparedData
-from hpo.errors import ConfigError, HpoError, SearchInterrupted
+from hpo.errors import ConfigError, HpoError, SearchInterrupted, TrialFailed
 from hpo.records.trial import TrialRecord
+from hpo.study.contract import ObjectiveFactory, TrialObjective
 from hpo.study.progress import SearchProgress
 from hpo.study.study import FINISHED, accuracy, best_by_accuracy, epochs_run, feasible, open_study
 from hpo.workers.outage import StorageOutage, storage_failure
 from hpo.workers.process import stop_requested
 from hpo.workers.recovery import finished_elsewhere, requeue_interrupted, waiting_line
 from hpo.workers.slots import Slot, SlotLock, claim
-from hpo.workers.storage import rdb_storage
+from hpo.workers.storage import storage_location
 
 if TYPE_CHECKING:
     from hpo.model.builders import Builder
@@ -130,19 +131,20 @@ def run_search(
     build: Builder | None = None,
     user_callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
     keras_callbacks: Sequence[Any] = (),
+    make_objective: ObjectiveFactory | None = None,
 ) -> optuna.Study:
     """Optimize the study until it holds ``n_trials`` finished trials (or the timeout).
     ``progress``: what is shown while it runs (default: one plain line per finished trial);
     ``build``: a model builder overriding the study's ``[model]`` (the Python API's ``build=``);
     ``user_callbacks``: Optuna study callbacks, after hpo's and the study file's (``[tracking]``);
-    ``keras_callbacks``: added to every trial's fit.
+    ``keras_callbacks``: added to every trial's fit; ``make_objective``: builds what trains a
+    trial instead of `hpo.study.objective.Objective` (`hpo.study.contract`: a timed stub in the
+    scale harness), everything else unchanged.
 
     Raises `SearchInterrupted` on SIGINT (or SIGTERM turned into KeyboardInterrupt)."""
     from hpo.study.tracking import study_callbacks
 
     hooks = [*study_callbacks(config), *user_callbacks]  # a wrong MLflow URI fails here, before TensorFlow starts
-    from hpo.study.objective import Objective, TrialFailed  # imports TensorFlow
-
     _quiet_optuna()
     study = open_study(config, worker)
     cap = config.study.n_trials
@@ -155,8 +157,14 @@ def run_search(
     progress.refresh(study)
     guard = FailureGuard(max_failures)
     lock = SlotLock(study._storage, study.study_name)
-    objective = Objective(config, data, worker, on_start=lock.release, on_epoch=progress.epoch, build=build,
-                          keras_callbacks=keras_callbacks)  # fmt: skip
+    objective: TrialObjective
+    if make_objective is None:
+        from hpo.study.objective import Objective  # imports TensorFlow
+
+        objective = Objective(config, data, worker, on_start=lock.release, on_epoch=progress.epoch, build=build,
+                              keras_callbacks=keras_callbacks)  # fmt: skip
+    else:
+        objective = make_objective(config, data, worker, on_start=lock.release, on_epoch=progress.epoch)
     callbacks: list[Callable[[optuna.Study, FrozenTrial], None]] = [
         progress.trial_done,  # first, so the status line under the trial's line is already current
         lambda s, t: emit(trial_line(s, t)),
@@ -165,7 +173,7 @@ def run_search(
         *hooks,
     ]
     deadline = time.monotonic() + config.study.timeout if config.study.timeout else None
-    outage = StorageOutage(rdb_storage(study._storage).location, emit)
+    outage = StorageOutage(storage_location(study._storage), emit)
     waiting = False
 
     def requeue(current: int | None) -> list[int]:

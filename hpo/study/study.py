@@ -74,7 +74,7 @@ def pruner_from(p: PrunerConfig, max_epochs: int) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
-def study_storage(config: StudyConfig, *, create: bool = True) -> optuna.storages.RDBStorage:
+def study_storage(config: StudyConfig, *, create: bool = True) -> optuna.storages.BaseStorage:
     """The study's storage with heartbeats and stale-trial retries as configured; read-only
     users (``create=False``) never create a database or its tables."""
     s = config.study

@@ -49,7 +49,11 @@ def error_line(exc: BaseException) -> str:
     before it is cut, so no half of a secret is left): Optuna's StorageInternalError says
     "invalid data in the commit" whatever happened, so its cause is what to show."""
     cause = exc.__cause__ if isinstance(exc, StorageInternalError) and exc.__cause__ else exc
-    return mask((str(cause).strip().splitlines() or [type(cause).__name__])[0])[:240]
+    text = str(cause)
+    details = getattr(cause, "details", None)  # a gRPC error (`hpo proxy`): its status and message
+    if callable(details) and callable(getattr(cause, "code", None)):
+        text = f"{getattr(cause.code(), 'name', 'gRPC')}: {details()}"  # type: ignore[attr-defined]
+    return mask((text.strip().splitlines() or [type(cause).__name__])[0])[:240]
 
 
 def retry_source(failed: FrozenTrial) -> FrozenTrial:

@@ -6,6 +6,9 @@ seconds, saying so once), re-queues the trial it was running, and goes on; after
 `OUTAGE_LIMIT_S` without the database it stops with a one-line error. Nothing is lost
 either way: a trial left RUNNING is failed and retried by the heartbeat mechanism.
 
+Behind `hpo proxy` (``grpc://``) an outage is a gRPC ``UNAVAILABLE``: the proxy is down, or its
+database is (the proxy answers a database error so). Other gRPC errors are not outages.
+
 A full disk is not an outage: the database answers every read and refuses every write, so
 waiting would loop for ever; the worker stops at once with one line (`DiskFull`, exit 74).
 """
@@ -22,6 +25,7 @@ import sqlalchemy
 from hpo.errors import DiskFull, StorageUnavailable
 from hpo.fsutil import disk_full, is_disk_full
 from hpo.workers.heartbeat import error_line
+from hpo.workers.proxy import rpc_code
 from hpo.workers.url import StorageUrl
 
 __all__ = ["OUTAGE_LIMIT_S", "STORAGE_ERRORS", "StorageOutage", "storage_failure", "storage_full"]
@@ -48,8 +52,12 @@ def _chain(exc: BaseException) -> list[BaseException]:
 def storage_failure(exc: BaseException) -> BaseException | None:
     """The database error behind ``exc``, if any: Optuna wraps it (StorageInternalError) and,
     when the database is gone while it cleans up, may raise something else on top of it
-    (an UnboundLocalError in its own ``finally``), so the whole chain is searched."""
+    (an UnboundLocalError in its own ``finally``), so the whole chain is searched. A gRPC
+    ``UNAVAILABLE`` from `hpo proxy` counts as one."""
     seen = _chain(exc)
+    proxy = [e for e in seen if rpc_code(e) == "UNAVAILABLE"]
+    if proxy:
+        return proxy[0]
     database: list[BaseException] = [e for e in seen if isinstance(e, STORAGE_ERRORS[1:])]
     wrapped: list[BaseException] = [e for e in seen if isinstance(e, STORAGE_ERRORS)]
     return (database + wrapped)[0] if wrapped else None
@@ -90,7 +98,9 @@ class StorageOutage:
             try:
                 probe()
                 return
-            except STORAGE_ERRORS as again:
+            except Exception as again:
+                if storage_failure(again) is None:
+                    raise
                 if time.monotonic() - self.since > self.limit_s:
                     raise StorageUnavailable(
                         f"storage {self.location} unreachable for {self.limit_s:.0f} s ({error_line(again)}) — "

@@ -8,7 +8,9 @@ releases the lock as soon as the trial exists. A worker whose peers hold the las
 waits instead of leaving, so if one of them dies it picks up the re-queued retry.
 
 The lock is held for milliseconds; waiting `LOCK_TIMEOUT_S` for it means a peer hangs while
-holding it (or the database does), which is reported instead of waiting forever.
+holding it (or the database does), which is reported instead of waiting forever. Workers on
+``grpc://`` (`hpo proxy`) ask the proxy to hold the same lock for them (`hpo.workers.proxy.ProxyLock`),
+so workers on the database and behind the proxy share one cap.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from optuna.trial import TrialState
 
 from hpo.workers.experimental import experimental
 from hpo.workers.lock import LOCK_TIMEOUT_S, DatabaseLock
+from hpo.workers.proxy import ProxyLock, ProxyStorage
 from hpo.workers.storage import rdb_storage
 
 __all__ = ["FINISHED", "LOCK_TIMEOUT_S", "Slot", "SlotLock", "claim"]
@@ -35,15 +38,34 @@ class Slot(Enum):
     DONE = "done"  # the cap is reached
 
 
-class SlotLock(DatabaseLock):
+class SlotLock:
     """Study-wide mutex on ``storage`` (a study's, as Optuna wraps it, or hpo's own): an
-    advisory lock keyed by the study's name, or ``<db>.slot-lock`` beside a SQLite file.
-    Held to claim a slot, to fail and re-queue stale or interrupted trials, and to enqueue the
-    study's starting points (`hpo.study.study.open_study`), so each is done once."""
+    advisory lock keyed by the study's name, or ``<db>.slot-lock`` beside a SQLite file; held by
+    the proxy for a ``grpc://`` storage. Held to claim a slot, to fail and re-queue stale or
+    interrupted trials, and to enqueue the study's starting points
+    (`hpo.study.study.open_study`), so each is done once."""
 
     def __init__(self, storage: Any, study_name: str, timeout: float = LOCK_TIMEOUT_S) -> None:
-        rdb = rdb_storage(storage)
-        super().__init__(rdb.engine, rdb.location, study_name, timeout=timeout, what="study lock")
+        what = "study lock"
+        self._lock: DatabaseLock | ProxyLock
+        if isinstance(storage, ProxyStorage):
+            self._lock = ProxyLock(storage, study_name, timeout=timeout, what=what)
+        else:
+            rdb = rdb_storage(storage)
+            self._lock = DatabaseLock(rdb.engine, rdb.location, study_name, timeout=timeout, what=what)
+
+    def acquire(self) -> None:
+        self._lock.acquire()
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> SlotLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def claim(study: optuna.Study, cap: int) -> Slot:

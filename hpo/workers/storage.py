@@ -40,7 +40,9 @@ on the Postgres server. The 4-worker run without ``BEGIN IMMEDIATE`` also had 0 
 at this write rate it is a safeguard, not a measured fix.
 
 SQLite's locks need a local file system (not NFS): workers on several machines share a
-Postgres server instead (README, "Scale out").
+Postgres server instead (README, "Scaling out"), and beyond a few dozen workers reach it
+through `hpo proxy` (``grpc://host:port``, `hpo.workers.proxy`): one process holds the
+database connections and a cache of finished trials for all of them.
 
 The URL arrives parsed (`hpo.workers.url.StorageUrl`); nothing here prints a password
 (`hpo.workers.secrets.mask`). Whose tables a database holds, and one creator of Optuna's
@@ -51,7 +53,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 import sqlalchemy
@@ -63,6 +65,9 @@ from hpo.workers.heartbeat import HeartbeatStorage, error_line
 from hpo.workers.schema import SQLITE_TIMEOUT_S, ForeignDatabase, prepared
 from hpo.workers.secrets import mask
 from hpo.workers.url import STORAGE_ENV, StorageUrl, parse_url, storage_override
+
+if TYPE_CHECKING:
+    from hpo.workers.proxy import ProxyStorage
 
 __all__ = [
     "STORAGE_ENV",
@@ -77,6 +82,7 @@ __all__ = [
     "rdb_storage",
     "require_study",
     "server_version",
+    "storage_location",
     "storage_override",
     "study_names",
 ]
@@ -132,12 +138,15 @@ def make_storage(
     grace_period: int | None = None,
     max_retry: int | None = None,
     create: bool = True,
-) -> HeartbeatStorage:
+) -> HeartbeatStorage | ProxyStorage:
     """Open the storage at ``url``; with ``heartbeat_interval``, stale trials are failed after
     ``grace_period`` and retried up to ``max_retry`` times. ``create=False`` (read-only
     commands): a missing SQLite file or missing Optuna tables is an error, never created, and
-    nothing is written. The storage keeps its `StorageUrl` as ``location``."""
+    nothing is written. The storage keeps its `StorageUrl` as ``location``. A ``grpc://`` URL
+    is a client of `hpo proxy` (which created the tables)."""
     location = url if isinstance(url, StorageUrl) else parse_url(url)
+    if location.kind == "grpc":
+        return _proxy_client(location, heartbeat_interval, grace_period, max_retry)
     engine_kwargs: dict[str, Any]
     if location.kind == "sqlite":
         driver_url, engine_kwargs = location.url, {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
@@ -145,7 +154,9 @@ def make_storage(
         pool = {"pool_pre_ping": True, "pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
         driver_url, engine_kwargs = _postgres_url(location.url), pool
     else:
-        raise StorageError(f"unsupported storage URL {location} — use sqlite:///FILE or postgresql://…")
+        raise StorageError(
+            f"unsupported storage URL {location} — use sqlite:///FILE, postgresql://… or grpc://HOST:PORT (`hpo proxy`)"
+        )
     heartbeat: dict[str, object] = {}
     if heartbeat_interval:
         with experimental():
@@ -172,6 +183,24 @@ def make_storage(
     if location.kind == "sqlite":
         _immediate_transactions(storage.engine)
     return storage
+
+
+def _proxy_client(
+    location: StorageUrl, heartbeat_interval: int | None, grace_period: int | None, max_retry: int | None
+) -> ProxyStorage:
+    if importlib.util.find_spec("grpc") is None:
+        raise StorageError(f"storage URL {location} needs gRPC — pip install 'hpo-keras[grpc]'")
+    from hpo.workers.proxy import ProxyStorage
+
+    return ProxyStorage(location, heartbeat_interval=heartbeat_interval, grace_period=grace_period, max_retry=max_retry)
+
+
+def storage_location(storage: optuna.storages.BaseStorage) -> StorageUrl:
+    """The URL a storage made by `make_storage` was opened with (also behind Optuna's cache)."""
+    location = getattr(getattr(storage, "_backend", storage), "location", None)
+    if not isinstance(location, StorageUrl):
+        raise TypeError(f"not a storage made by make_storage: {type(storage).__name__}")
+    return location
 
 
 def rdb_storage(storage: optuna.storages.BaseStorage) -> HeartbeatStorage:

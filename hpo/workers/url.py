@@ -28,7 +28,7 @@ __all__ = ["STORAGE_ENV", "StorageUrl", "parse_url", "storage_override"]
 STORAGE_ENV = "HPO_STORAGE_URL"
 STORAGE_ENVS = (STORAGE_ENV, "OPTUNA_STORAGE")
 
-Kind = Literal["sqlite", "postgres", "other"]
+Kind = Literal["sqlite", "postgres", "grpc", "other"]
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 _POSTGRES = re.compile(r"postgres(ql)?(\+\w+)?", re.IGNORECASE)
 _HOST_PORT = re.compile(r"(\[[^\]]*\]|[^:/?#]*)(?::([^/?#]*))?")
@@ -50,6 +50,7 @@ class StorageUrl:
     kind: Kind
     shown: str
     path: Path | None = None  # the database file of a ``sqlite:///`` URL
+    address: tuple[str, int] | None = None  # host and port of a ``grpc://`` URL (`hpo proxy`)
 
     @property
     def local(self) -> bool:
@@ -102,8 +103,19 @@ def parse_url(url: str, source: str = "") -> StorageUrl:
     if number and not (number.isdigit() and 0 < int(number) < 65536):
         where = _where(source)
         raise StorageError(f"port {number!r} in storage URL {shown}{where} is not a number 1-65535 — fix the URL")
+    if scheme.group(1).lower() == "grpc":
+        return _grpc_url(url, shown, port, source)
     kind: Kind = "postgres" if _POSTGRES.fullmatch(scheme.group(1)) else "other"
     return StorageUrl(url, kind, shown)
+
+
+def _grpc_url(url: str, shown: str, host_port: re.Match[str] | None, source: str) -> StorageUrl:
+    """``grpc://host:port``: workers reaching the study through `hpo proxy` (the port is needed)."""
+    host = host_port.group(1).strip("[]") if host_port is not None else ""
+    number = host_port.group(2) if host_port is not None else None
+    if not host or not number:
+        raise StorageError(f"storage URL {shown}{_where(source)} needs a host and a port — grpc://HOST:PORT")
+    return StorageUrl(url, "grpc", shown, address=(host, int(number)))
 
 
 def storage_override(value: str | None, flag: str = "--storage") -> str | None:
