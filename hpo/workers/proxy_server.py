@@ -80,8 +80,9 @@ class HpoService:
         self._gates: dict[str, threading.Lock] = {}
         self._gates_guard = threading.Lock()
 
-    def heartbeat(self, request: dict[str, Any], context: grpc.ServicerContext) -> None:
+    def heartbeat(self, request: dict[str, Any], context: grpc.ServicerContext) -> dict[str, bool]:
         self.storage.record_heartbeat(int(request["trial_id"]))
+        return {"ok": True}
 
     def stale(self, request: dict[str, Any], context: grpc.ServicerContext) -> list[int]:
         with self._stale_guard:
