@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.helpers import PG_URL  # noqa: E402
 from tests.helpers.studyfiles import write_study  # noqa: E402
+from tests.helpers.workerkit import start_proxy, start_simworker  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "scale.jsonl"
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -53,21 +54,6 @@ def connections(pg: str, stop: threading.Event, peak: list[int]) -> None:
         while not stop.wait(1.0):
             n = con.execute("select count(*) from pg_stat_activity where datname = current_database()").fetchone()
             peak[0] = max(peak[0], int(n[0]) - 1 if n else 0)
-
-
-def start_proxy(pg: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hpo", "proxy", "--storage", pg, "--port", str(port)],
-        cwd=ROOT,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    end = time.monotonic() + 60
-    while "served on" not in log.read_text():
-        if proc.poll() is not None or time.monotonic() > end:
-            raise SystemExit(f"hpo proxy did not start: {log.read_text()}")
-        time.sleep(0.2)
-    return proc
 
 
 def study_file(tmp: Path, name: str, storage: str, n_trials: int, heartbeat: int) -> Path:
@@ -119,10 +105,9 @@ def run(n: int, via: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]
     t0 = time.monotonic()
     workers = []
     for i in range(n):
-        cmd = [sys.executable, "-m", "tests.helpers.simworker", str(toml), "--id", f"w{i}", "--epochs", str(args.epochs)]
-        cmd += ["--epoch-s", *map(str, args.epoch_s), "--stats", str(tmp / f"{name}.w{i}.json")]
-        log = (tmp / f"{name}.w{i}.log").open("wb")
-        workers.append(subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
+        opts = ["--epochs", str(args.epochs), "--epoch-s", *map(str, args.epoch_s)]
+        opts += ["--stats", str(tmp / f"{name}.w{i}.json")]
+        workers.append(start_simworker(toml, f"w{i}", *opts, log=tmp / f"{name}.w{i}.log"))
     codes = []
     for w in workers:
         try:

@@ -44,6 +44,7 @@ KEEPALIVE = [  # a worker whose machine vanished (no FIN) is noticed within ~20 
     ("grpc.http2.max_pings_without_data", 0),
     ("grpc.max_receive_message_length", -1),
     ("grpc.max_send_message_length", -1),
+    ("grpc.so_reuseport", 0),  # a second proxy on a port in use must fail, not share it
 ]
 
 

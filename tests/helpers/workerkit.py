@@ -119,3 +119,34 @@ def assert_complete_study(trials: list[FrozenTrial], cap: int) -> None:
     assert len({t.number for t in trials}) == len(trials)
     assert sum(t.state in FINISHED for t in trials) == cap
     assert not [t for t in trials if t.state == TrialState.RUNNING]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_proxy(url: str, port: int, log: Path, timeout: float = 60) -> subprocess.Popen[bytes]:
+    """`hpo proxy --storage url --port port`, once it serves (its output goes to ``log``)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hpo", "proxy", "--storage", url, "--port", str(port)],
+        cwd=ROOT,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    end = time.monotonic() + timeout
+    while "served on" not in log.read_text():
+        if proc.poll() is not None or time.monotonic() > end:
+            proc.kill()
+            raise AssertionError(f"hpo proxy did not start: {log.read_text()}")
+        time.sleep(0.1)
+    return proc
+
+
+def start_simworker(toml: Path, worker_id: str, *extra: str, log: Path) -> subprocess.Popen[bytes]:
+    """A simulated worker (`tests.helpers.simworker`: hpo's worker path, no TensorFlow)."""
+    cmd = [sys.executable, "-m", "tests.helpers.simworker", str(toml), "--id", worker_id, *extra]
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT)
