@@ -32,7 +32,7 @@ WORKDIR /src
 COPY pyproject.toml constraints/py311.txt ./
 # hadolint ignore=DL3013
 RUN mkdir hpo && touch hpo/__init__.py README.md \
- && pip install '.[gpu,postgres,kaggle]' --constraint py311.txt \
+ && pip install '.[gpu,postgres,kaggle,grpc]' --constraint py311.txt \
  && pip uninstall --yes hpo-keras
 
 # Layer 2, hpo itself: a code change rebuilds only this. `pip check`: layer 1 still satisfies it.

@@ -59,10 +59,29 @@ def _interpolate(value: Any, env: dict[str, str]) -> Any:
     return _VAR.sub(sub, value)
 
 
-def _compose(**env: str) -> dict[str, Any]:
-    raw = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+def _merge(base: Any, over: Any) -> Any:
+    """Compose's merge of an override file: mappings key by key, anything else replaced."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        return {**base, **{k: _merge(base[k], v) if k in base else v for k, v in over.items()}}
+    return over
+
+
+def _compose(*overrides: str, **env: str) -> dict[str, Any]:
+    """docker-compose.yml (then each file of ``overrides``, as ``-f``), interpolated."""
+    raw: dict[str, Any] = {}
+    for name in ("docker-compose.yml", *overrides):
+        raw = _merge(raw, yaml.safe_load((ROOT / name).read_text()))
     compose: dict[str, Any] = _interpolate(raw, {**_dotenv(), **FILLED, **env})
     return compose
+
+
+def _check_spec(compose: dict[str, Any], profile: str, tmp_path: Path) -> None:
+    compose = {**compose, "services": {n: s for n, s in compose["services"].items() if n in _started(compose, profile)}}
+    spec = tmp_path / "docker-compose.json"
+    spec.write_text(json.dumps(compose))
+    cmd = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(spec)]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _started(compose: dict[str, Any], profile: str) -> list[str]:
@@ -85,13 +104,25 @@ def _tool(name: str) -> str:
 def test_compose_matches_the_compose_specification(tmp_path: Path, profile: str) -> None:
     """Each profile's file, as `docker compose --profile P config` would give it (the services it
     starts), against the Compose Specification schema."""
-    compose = _compose()
-    compose["services"] = {n: s for n, s in compose["services"].items() if n in _started(compose, profile)}
-    spec = tmp_path / "docker-compose.json"
-    spec.write_text(json.dumps(compose))
-    cmd = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(spec)]
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
+    _check_spec(_compose(), profile, tmp_path)
+
+
+def test_proxy_overlay_points_every_worker_at_the_proxy(tmp_path: Path) -> None:
+    """docker-compose.proxy.yml: `hpo proxy` serves Postgres on the compose network only and every
+    worker's storage is grpc://proxy:13000 (README "Scaling out")."""
+    compose = _compose("docker-compose.proxy.yml")
+    _check_spec(compose, "gpus-4", tmp_path)
+    services = compose["services"]
+    proxy = services["proxy"]
+    assert proxy["command"][:3] == ["proxy", "--host", "0.0.0.0"] and "ports" not in proxy
+    assert proxy["environment"]["HPO_STORAGE_URL"] == services["dashboard"]["environment"]["HPO_STORAGE_URL"]
+    assert proxy["image"] == services["worker-0"]["image"] and proxy["init"] is True
+    workers = [n for n in services if n.startswith("worker-")]
+    assert len(workers) == 4
+    for name in workers:
+        worker = services[name]
+        assert worker["environment"]["HPO_STORAGE_URL"] == "grpc://proxy:13000", name
+        assert {"proxy", "postgres"} <= set(worker["depends_on"]) and worker["environment"]["HPO_WORKER_ID"], name
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))
@@ -181,9 +212,11 @@ def test_dockerfile() -> None:
     cmds = [s.cmd for s in steps]
     (base,) = [s.value[0] for s in steps if s.cmd == "FROM"]
     assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", base), base
-    # the GPU build, the Postgres driver and kagglehub, at the versions of the lock CI installs too
+    # the GPU build, the Postgres driver, kagglehub and gRPC (`hpo proxy`), at the versions of the lock CI installs
     assert any(
-        "pip install '.[gpu,postgres,kaggle]' --constraint py311.txt" in s.value[0] for s in steps if s.cmd == "RUN"
+        "pip install '.[gpu,postgres,kaggle,grpc]' --constraint py311.txt" in s.value[0]
+        for s in steps
+        if s.cmd == "RUN"
     )
     assert any(s.cmd == "COPY" and "constraints/py311.txt" in s.value for s in steps)
     assert "tensorflow-cpu" not in text

@@ -175,21 +175,35 @@ def test_storage_url_and_passwords_only_from_secrets() -> None:
             assert all("CHANGE-ME" in v for secret in DOCS[name] for v in secret["stringData"].values())
         else:  # no URL in a file, and none expanded into a command line either
             assert "postgresql://" not in path.read_text() and "$(HPO_STORAGE_URL)" not in path.read_text(), name
-    refs = {
-        f"{where}/{c['name']}": var["valueFrom"]["secretKeyRef"]  # KeyError: a literal value
+    refs = {  # a literal value only for the proxy's address, which holds no password
+        f"{where}/{c['name']}": var["valueFrom"]["secretKeyRef"] if "valueFrom" in var else var["value"]
         for where, pod in _pods()
         for c in _containers(pod)
         for var in _env(c).values()
         if re.search("URL|PASSWORD", var["name"])
     }
-    url = {"name": "hpo-storage", "key": "url"}
+    url, proxy = {"name": "hpo-storage", "key": "url"}, "grpc://hpo-proxy:13000"
     assert refs == {
         "StatefulSet/postgres/postgres": {"name": "hpo-postgres", "key": "password"},
         "Deployment/hpo-dashboard/dashboard": url,
-        "Job/hpo-workers/wait-for-inputs": url,
-        "Job/hpo-workers/worker": url,
+        "Deployment/hpo-proxy/proxy": url,
+        "Job/hpo-workers/wait-for-inputs": proxy,
+        "Job/hpo-workers/worker": proxy,
         "Job/hpo-export/export": url,
     }
+
+
+def test_workers_reach_postgres_through_the_proxy() -> None:
+    """proxy.yaml: `hpo proxy` on every address of its pod, behind a ClusterIP Service on the port
+    the workers' grpc:// URL names, reachable from this namespace's pods only."""
+    pod = _obj("Deployment", "hpo-proxy")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"] == ["proxy", "--host", "0.0.0.0", "--port", "13000"]
+    service = _obj("Service", "hpo-proxy")["spec"]
+    assert service["type"] == "ClusterIP" and service["ports"][0]["port"] == 13000
+    assert service["selector"] == _obj("Deployment", "hpo-proxy")["spec"]["selector"]["matchLabels"]
+    policy = _obj("NetworkPolicy", "hpo-proxy-from-namespace")["spec"]
+    assert policy["ingress"] == [{"from": [{"podSelector": {}}], "ports": [{"port": 13000}]}]
 
 
 def test_pods_are_restricted_and_images_pinned() -> None:

@@ -5,6 +5,7 @@ path with a timed stub instead of training), so these tests take seconds."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -58,10 +59,8 @@ def grpc_study(proxy: str, pg_url: str, tmp_path: Path) -> Iterator[Callable[...
 
     yield make
     for name in names:
-        try:
+        with contextlib.suppress(KeyError):
             optuna.delete_study(study_name=name, storage=pg_url)
-        except KeyError:
-            pass
 
 
 def test_grpc_urls_are_parsed_once() -> None:
@@ -114,9 +113,7 @@ def test_two_workers_through_the_proxy_keep_the_exact_cap(grpc_study: Callable[.
     assert all(m["ms"]["heartbeat"] for m in measured)  # heartbeats went through the proxy
 
 
-def test_worker_sigkilled_behind_the_proxy_is_failed_and_retried(
-    grpc_study: Callable[..., Path], pg_url: str
-) -> None:
+def test_worker_sigkilled_behind_the_proxy_is_failed_and_retried(grpc_study: Callable[..., Path], pg_url: str) -> None:
     toml = grpc_study(n_trials=4)
     slow = ("--epochs", "6", "--epoch-s", "0.4", "0.5")
     victim = start_simworker(toml, "victim", *slow, log=toml.with_suffix(".victim.log"))
@@ -157,9 +154,7 @@ time.sleep(600)
 
 def test_the_proxy_frees_the_study_lock_of_a_killed_worker(proxy: str) -> None:
     name = f"lock-{uuid.uuid4().hex[:8]}"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, proxy, name], cwd=ROOT, stdout=subprocess.PIPE, text=True
-    )
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, proxy, name], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         lock = SlotLock(make_storage(proxy), name, timeout=1)
