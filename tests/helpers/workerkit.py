@@ -24,19 +24,31 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 @pytest.fixture
 def pg_study(pg_url: str, synth_dir: Path, tmp_path: Path) -> Iterator[Callable[..., Path]]:
     """Write a study file on Postgres with a unique name; delete the study afterwards."""
+    with unique_studies(pg_url) as new_name:
+
+        def make(**study: object) -> Path:
+            fields = {"storage": pg_url, "heartbeat_interval": 1, "grace_period": 4, **study}
+            return write_study(tmp_path, new_name(), synth_dir, study=fields, training={"max_epochs": 5})
+
+        yield make
+
+
+@contextlib.contextmanager
+def unique_studies(url: str) -> Iterator[Callable[[], str]]:
+    """``new_name()`` gives a unique study name; every study so named is deleted from ``url`` after."""
     names: list[str] = []
 
-    def make(**study: object) -> Path:
-        name = f"t-{uuid.uuid4().hex[:10]}"
-        names.append(name)
-        fields = {"storage": pg_url, "heartbeat_interval": 1, "grace_period": 4, **study}
-        return write_study(tmp_path, name, synth_dir, study=fields, training={"max_epochs": 5})
+    def new_name() -> str:
+        names.append(f"t-{uuid.uuid4().hex[:10]}")
+        return names[-1]
 
-    yield make
-    with opened(pg_url) as storage:
-        for name in names:
-            with contextlib.suppress(KeyError):
-                optuna.delete_study(study_name=name, storage=storage)
+    try:
+        yield new_name
+    finally:
+        with opened(url) as storage:
+            for name in names:
+                with contextlib.suppress(KeyError):
+                    optuna.delete_study(study_name=name, storage=storage)
 
 
 @contextlib.contextmanager

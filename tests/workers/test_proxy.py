@@ -5,7 +5,6 @@ path with a timed stub instead of training), so these tests take seconds."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
 import subprocess
@@ -30,6 +29,7 @@ from tests.helpers.workerkit import (
     free_port,
     start_proxy,
     start_simworker,
+    unique_studies,
     wait_for,
 )
 
@@ -49,18 +49,13 @@ def proxy(pg_url: str, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def grpc_study(proxy: str, pg_url: str, tmp_path: Path) -> Iterator[Callable[..., Path]]:
     """A study file whose storage is the proxy (fast heartbeats); the studies are deleted after."""
-    names: list[str] = []
+    with unique_studies(pg_url) as new_name:
 
-    def make(**study: object) -> Path:
-        name = f"t-{uuid.uuid4().hex[:10]}"
-        names.append(name)
-        fields = {"storage": proxy, "heartbeat_interval": 1, "grace_period": 3, "enqueue_baseline": False, **study}
-        return write_study(tmp_path, name, tmp_path, study=fields, pruner={"type": "median"})
+        def make(**study: object) -> Path:
+            fields = {"storage": proxy, "heartbeat_interval": 1, "grace_period": 3, "enqueue_baseline": False, **study}
+            return write_study(tmp_path, new_name(), tmp_path, study=fields, pruner={"type": "median"})
 
-    yield make
-    for name in names:
-        with contextlib.suppress(KeyError):
-            optuna.delete_study(study_name=name, storage=pg_url)
+        yield make
 
 
 def test_grpc_urls_are_parsed_once() -> None:
