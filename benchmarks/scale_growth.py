@@ -104,7 +104,7 @@ def report_cost(toml: Path, out: Path) -> dict[str, float]:
     return {"report_s": round(wall, 1), "report_peak_mb": round(peak), "report_mb": round(out.stat().st_size / 1e6, 1)}
 
 
-def dashboard_cost(toml: Path, tmp: Path) -> dict[str, float]:
+def dashboard_cost(toml: Path, study_id: int, tmp: Path) -> dict[str, float]:
     """Seconds until the dashboard answers its study page's first API call (the trials)."""
     port = free_port()
     log = tmp / "dashboard.log"
@@ -116,11 +116,11 @@ def dashboard_cost(toml: Path, tmp: Path) -> dict[str, float]:
             time.sleep(0.2)
         time.sleep(1)
         t0 = time.monotonic()
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies/1?after=0", timeout=600) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies/{study_id}?after=0", timeout=600) as r:
             body = r.read()
         first = time.monotonic() - t0
         t0 = time.monotonic()
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies/1?after=0", timeout=600) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies/{study_id}?after=0", timeout=600) as r:
             r.read()
         return {"dashboard_api_s": round(first, 1), "dashboard_api_again_s": round(time.monotonic() - t0, 1),
                 "dashboard_api_mb": round(len(body) / 1e6, 1)}  # fmt: skip
@@ -159,7 +159,7 @@ def main() -> None:
                     r["fill_s"] = round(time.monotonic() - t0, 1)
                     r |= timed_ask_and_prune(load_config(file))
                     if size == max(args.sizes) and via == "direct" and not args.no_report:
-                        r |= report_cost(toml, tmp / "report.html") | dashboard_cost(toml, tmp)
+                        r |= report_cost(toml, tmp / "report.html") | dashboard_cost(toml, target._study_id, tmp)
                     r["load"] = os.getloadavg()[0]
                     print(json.dumps(r), flush=True)
                     with OUT.open("a") as f:
