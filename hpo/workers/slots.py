@@ -69,10 +69,22 @@ class SlotLock:
 
 
 def claim(study: optuna.Study, cap: int) -> Slot:
-    """Fail stale trials (re-queuing them), then decide whether this worker may start one.
-    Call with the `SlotLock` held."""
+    """Decide whether this worker may start a trial; before a WAIT or DONE, fail stale trials
+    (re-queuing them) and count again. Call with the `SlotLock` held.
+
+    A RUN needs no stale check of its own: Optuna's ``optimize`` fails stale trials right before
+    it creates the trial, still under the lock, and a stale trial counted as running only made
+    the count stricter. Skipping it saves a round trip under the lock on every trial start,
+    which is what bounds many workers (BENCHMARKS.md, "Scale")."""
+    slot = _count(study, cap)
+    if slot is Slot.RUN:
+        return slot
     with experimental():
         optuna.storages.fail_stale_trials(study)
+    return _count(study, cap)
+
+
+def _count(study: optuna.Study, cap: int) -> Slot:
     trials = study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING))
     finished = sum(t.state in FINISHED for t in trials)
     if finished >= cap:

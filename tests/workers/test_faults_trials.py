@@ -24,9 +24,10 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpo.errors import HpoError
 from hpo.records.trial import TrialRecord
+from hpo.workers.experimental import experimental
 from hpo.workers.outage import storage_failure
 from hpo.workers.recovery import requeue_interrupted
-from hpo.workers.slots import SlotLock, claim
+from hpo.workers.slots import Slot, SlotLock, claim
 from hpo.workers.storage import make_storage
 from tests.helpers import ROOT
 from tests.helpers.faultkit import postgres_down
@@ -70,9 +71,12 @@ def _stale_trial(study: optuna.Study, beat: bool = True) -> FrozenTrial:
 
 
 def _peer_claims(study: optuna.Study) -> None:
-    """What a peer does before each trial: under the study lock, fail stale trials (re-queuing them)."""
+    """What a peer does before each trial, under the study lock: claim a slot, then (on RUN)
+    Optuna's ``optimize`` fails stale trials (re-queuing them) before it creates its trial."""
     with SlotLock(study._storage, study.study_name):
-        claim(study, cap=100)
+        if claim(study, cap=100) is Slot.RUN:
+            with experimental():
+                optuna.storages.fail_stale_trials(study)
 
 
 def _owner_requeues(study: optuna.Study, current: int) -> list[int]:
@@ -302,3 +306,15 @@ def test_sigterm_after_a_pause_past_the_grace_stops_the_worker(pg_study: Callabl
     assert not [t.number for t in trials if t.number > stalled.number and t.state in FINISHED]
     (retry,) = retries_of(trials, stalled.number)
     assert retry.state == TrialState.WAITING and retry.params == stalled.params
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
+def test_a_stale_trial_holding_the_last_slot_is_failed_by_the_claim(hb_study: optuna.Study) -> None:
+    """A claim that would WAIT fails stale trials first (a RUN leaves that to Optuna's optimize):
+    the dead worker's trial frees its slot and its retry takes it."""
+    stale = _stale_trial(hb_study)
+    with SlotLock(hb_study._storage, hb_study.study_name):
+        assert claim(hb_study, cap=1) is Slot.RUN
+    trials = hb_study.get_trials()
+    assert trials[stale.number].state == TrialState.FAIL
+    assert len(retries_of(trials, stale.number)) == 1
