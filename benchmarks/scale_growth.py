@@ -116,19 +116,19 @@ def dashboard_cost(toml: Path, study_id: int, tmp: Path) -> dict[str, float]:
             time.sleep(0.2)
         time.sleep(1)
         t0 = time.monotonic()
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies/{study_id}?after=0", timeout=600) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies/{study_id}?after=0", timeout=300) as r:
             body = r.read()
         first = time.monotonic() - t0
         t0 = time.monotonic()
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies/{study_id}?after=0", timeout=600) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies/{study_id}?after=0", timeout=300) as r:
             r.read()
         return {"dashboard_api_s": round(first, 1), "dashboard_api_again_s": round(time.monotonic() - t0, 1),
                 "dashboard_api_mb": round(len(body) / 1e6, 1)}  # fmt: skip
     except OSError as exc:
         return {"dashboard_error": str(exc)}
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        proc.kill()  # busy serving, it may not stop on SIGINT for minutes
+        proc.wait()
 
 
 def main() -> None:
@@ -158,16 +158,28 @@ def main() -> None:
                     r: dict[str, Any] = {"date": now, "growth": size, "via": via}
                     r["fill_s"] = round(time.monotonic() - t0, 1)
                     r |= timed_ask_and_prune(load_config(file))
-                    if size == max(args.sizes) and via == "direct" and not args.no_report:
-                        r |= report_cost(toml, tmp / "report.html") | dashboard_cost(toml, target._study_id, tmp)
                     r["load"] = os.getloadavg()[0]
-                    print(json.dumps(r), flush=True)
-                    with OUT.open("a") as f:
-                        f.write(json.dumps(r) + "\n")
+                    _save(r)
+                    if size == max(args.sizes) and via == "direct" and not args.no_report:
+                        _save({"date": now, "growth": size, "via": "report", **report_cost(toml, tmp / "report.html")})
+                        _save(
+                            {
+                                "date": now,
+                                "growth": size,
+                                "via": "dashboard",
+                                **dashboard_cost(toml, target._study_id, tmp),
+                            }
+                        )
         finally:
             proxy.send_signal(signal.SIGTERM)
             proxy.wait(timeout=60)
             optuna.delete_study(study_name=name, storage=args.pg)
+
+
+def _save(row: dict[str, Any]) -> None:
+    print(json.dumps(row), flush=True)
+    with OUT.open("a") as f:
+        f.write(json.dumps(row) + "\n")
 
 
 def _proxy_url(log: Path) -> str:

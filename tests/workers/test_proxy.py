@@ -65,7 +65,8 @@ def test_grpc_urls_are_parsed_once() -> None:
         parse_url("grpc://proxy.example")
 
 
-def test_no_proxy_at_the_address_is_an_outage_not_a_crash() -> None:
+def test_no_proxy_at_the_address_is_an_outage_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("hpo.workers.proxy.CONNECT_TIMEOUT_S", 1.0)
     with pytest.raises(StorageUnavailable, match="no storage proxy answers"):
         make_storage(f"grpc://127.0.0.1:{free_port()}")
 
