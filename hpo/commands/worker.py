@@ -55,7 +55,7 @@ def _proxy(args: argparse.Namespace) -> int:
         raise HpoError(f"hpo proxy serves a database (postgresql://… or sqlite:///FILE), not {location}")
     if not 1 <= args.port <= 65535:
         raise HpoError(f"--port must be 1..65535, got {args.port}")
-    from hpo.workers.storage import make_storage, rdb_storage
+    from hpo.workers.storage import PROXY_POOL, make_storage, rdb_storage
 
     try:
         from hpo.workers.proxy_server import make_server
@@ -63,7 +63,7 @@ def _proxy(args: argparse.Namespace) -> int:
         raise HpoError("hpo proxy needs gRPC — pip install 'hpo-keras[grpc]'") from None
     server = None
     try:
-        server = make_server(rdb_storage(make_storage(location)), args.host, args.port, args.threads)
+        server = make_server(rdb_storage(make_storage(location, pool=PROXY_POOL)), args.host, args.port, args.threads)
         print(f"hpo proxy: {location} served on grpc://{args.host}:{args.port} (workers: --storage grpc://HOST:{args.port})",
               flush=True)  # fmt: skip
         server.wait_for_termination()

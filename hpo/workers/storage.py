@@ -92,6 +92,7 @@ mask_url = mask
 
 POOL_SIZE = 1  # Postgres connections a worker keeps open
 POOL_OVERFLOW = 4  # and may open beside it for a moment
+PROXY_POOL = (5, 10)  # `hpo proxy` serves every worker: SQLAlchemy's default pool (at most 15)
 #: connection-level failures (libpq / psycopg wording): the server may well come back
 _UNAVAILABLE = re.compile(
     r"connection refused|timeout expired|timed out|could not translate host name|server closed the connection"
@@ -138,12 +139,14 @@ def make_storage(
     grace_period: int | None = None,
     max_retry: int | None = None,
     create: bool = True,
+    pool: tuple[int, int] = (POOL_SIZE, POOL_OVERFLOW),
 ) -> HeartbeatStorage | ProxyStorage:
     """Open the storage at ``url``; with ``heartbeat_interval``, stale trials are failed after
     ``grace_period`` and retried up to ``max_retry`` times. ``create=False`` (read-only
     commands): a missing SQLite file or missing Optuna tables is an error, never created, and
     nothing is written. The storage keeps its `StorageUrl` as ``location``. A ``grpc://`` URL
-    is a client of `hpo proxy` (which created the tables)."""
+    is a client of `hpo proxy` (which created the tables). ``pool``: Postgres connections kept
+    open and opened beside them (a worker's default; `PROXY_POOL` for the proxy)."""
     location = url if isinstance(url, StorageUrl) else parse_url(url)
     if location.kind == "grpc":
         return _proxy_client(location, heartbeat_interval, grace_period, max_retry)
@@ -151,8 +154,8 @@ def make_storage(
     if location.kind == "sqlite":
         driver_url, engine_kwargs = location.url, {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
     elif location.kind == "postgres":
-        pool = {"pool_pre_ping": True, "pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
-        driver_url, engine_kwargs = _postgres_url(location.url), pool
+        pool_kwargs = {"pool_pre_ping": True, "pool_size": pool[0], "max_overflow": pool[1]}
+        driver_url, engine_kwargs = _postgres_url(location.url), pool_kwargs
     else:
         raise StorageError(
             f"unsupported storage URL {location} — use sqlite:///FILE, postgresql://… or grpc://HOST:PORT (`hpo proxy`)"

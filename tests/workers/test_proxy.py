@@ -27,6 +27,7 @@ from tests.helpers.studyfiles import write_study
 from tests.helpers.workerkit import (
     assert_complete_study,
     free_port,
+    opened,
     start_proxy,
     start_simworker,
     unique_studies,
@@ -100,7 +101,8 @@ def test_two_workers_through_the_proxy_keep_the_exact_cap(grpc_study: Callable[.
     stats = [toml.with_suffix(f".w{i}.json") for i in range(2)]
     workers = [start_simworker(toml, f"w{i}", *FAST, "--stats", str(stats[i]), log=logs[i]) for i in range(2)]
     assert [w.wait(timeout=120) for w in workers] == [0, 0], [log.read_text() for log in logs]
-    trials = optuna.load_study(study_name=toml.stem, storage=pg_url).get_trials()
+    with opened(pg_url) as storage:
+        trials = optuna.load_study(study_name=toml.stem, storage=storage).get_trials()
     assert_complete_study(trials, 8)
     assert {t.user_attrs["worker"].split("@")[0] for t in trials} == {"w0", "w1"}
     assert all(t.intermediate_values for t in trials)  # reported every epoch, through the proxy
@@ -115,11 +117,12 @@ def test_worker_sigkilled_behind_the_proxy_is_failed_and_retried(grpc_study: Cal
     victim = start_simworker(toml, "victim", *slow, log=toml.with_suffix(".victim.log"))
 
     def running() -> list[optuna.trial.FrozenTrial]:
-        try:
-            study = optuna.load_study(study_name=toml.stem, storage=pg_url)
-        except KeyError:
-            return []
-        return [t for t in study.get_trials() if t.state == TrialState.RUNNING and t.intermediate_values]
+        with opened(pg_url) as storage:
+            try:
+                study = optuna.load_study(study_name=toml.stem, storage=storage)
+            except KeyError:
+                return []
+            return [t for t in study.get_trials() if t.state == TrialState.RUNNING and t.intermediate_values]
 
     wait_for(lambda: bool(running()), 60, "the victim's trial to report an epoch")
     killed = running()[0]
@@ -127,7 +130,8 @@ def test_worker_sigkilled_behind_the_proxy_is_failed_and_retried(grpc_study: Cal
     victim.wait()
     peer = start_simworker(toml, "peer", *FAST, log=toml.with_suffix(".peer.log"))
     assert peer.wait(timeout=120) == 0, toml.with_suffix(".peer.log").read_text()
-    trials = optuna.load_study(study_name=toml.stem, storage=pg_url).get_trials()
+    with opened(pg_url) as storage:
+        trials = optuna.load_study(study_name=toml.stem, storage=storage).get_trials()
     assert_complete_study(trials, 4)
     failed = trials[killed.number]
     assert failed.state == TrialState.FAIL
