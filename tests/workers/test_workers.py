@@ -49,13 +49,13 @@ def _fake_nvidia_smi(folder: Path, gpus: int) -> dict[str, str]:
 @pytest.mark.slow
 def test_four_gpu_workers_share_the_default_sqlite_file(synth_dir: Path, tmp_path: Path) -> None:
     """`--workers 4` with 4 (fake) GPUs on the embedded default: each worker process sees
-    exactly one distinct GPU, and 16 short trials end with an exact cap, nothing RUNNING and
+    exactly one distinct GPU, and 12 short trials end with an exact cap, nothing RUNNING and
     no "database is locked"."""
     toml = write_study(
         tmp_path,
         "shared",
         synth_dir,
-        study={"n_trials": 16, "heartbeat_interval": 1, "grace_period": 5},
+        study={"n_trials": 12, "heartbeat_interval": 1, "grace_period": 5},
         training={"max_epochs": 1, "bn_calibration_images": 0},  # short trials: the storage is under test
     )
     env = _fake_nvidia_smi(tmp_path / "bin", 4)
@@ -65,24 +65,24 @@ def test_four_gpu_workers_share_the_default_sqlite_file(synth_dir: Path, tmp_pat
     assert "Launching 4 workers (GPUs 0, 1, 2, 3)" in out
     assert "locked" not in out.lower() and "Traceback" not in out
     trials = optuna.load_study(study_name="shared", storage=f"sqlite:///{tmp_path / 'shared.db'}").get_trials()
-    assert_complete_study(trials, 16)
+    assert_complete_study(trials, 12)
     seen = {str(t.user_attrs["worker"]).split("@")[0]: t.user_attrs["cuda_visible_devices"] for t in trials}
     assert seen == {"w0": "0", "w1": "1", "w2": "2", "w3": "3"}, seen
-    assert "16/16 trials finished" in out
+    assert "12/12 trials finished" in out
 
 
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_three_workers_finish_exactly_the_cap(pg_study: Callable[..., Path], pg_url: str) -> None:
-    toml = pg_study(n_trials=12)
+    toml = pg_study(n_trials=9)
     proc = run_hpo("search", toml, "--workers", "3", "--no-progress")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for w in ("[w0]", "[w1]", "[w2]"):
         assert f"{w} worker " in proc.stdout
-    assert "12/12 trials finished" in proc.stdout
+    assert "9/9 trials finished" in proc.stdout
     assert "postgresql://postgres@" in proc.stdout  # no password here, but the URL is shown masked
     trials = trials_of(toml, pg_url)
-    assert_complete_study(trials, 12)
+    assert_complete_study(trials, 9)
     workers = {str(t.user_attrs["worker"]).split("@")[0] for t in trials}
     assert workers == {"w0", "w1", "w2"}
 
