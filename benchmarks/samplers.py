@@ -48,7 +48,7 @@ def best_after(study_file: Path, startup: str, seed: int, out: Path, at: list[in
 
     from hpo.study.study import FINISHED
 
-    name = f"{_config(study_file, startup, seed, out, None).study.name}"
+    name = _config(study_file, startup, seed, out, None).study.name
     trials = optuna.load_study(study_name=name, storage=f"sqlite:///{out / name}.db").get_trials(states=FINISHED)
     values = [t.value if t.value is not None else 0.0 for t in sorted(trials, key=lambda t: t.number)]
     return [max(values[:n]) if len(values) >= n else None for n in at]
