@@ -178,10 +178,12 @@ class Study:
         tflite: bool = False,
         progress: bool = False,
         from_trial: bool = False,
+        ensemble: int = 0,
     ) -> Export:
         """Retrain the best (or given) trial on train+val, score it once on the test split and
         write the export folder ``out`` (default ``models/<name>``), reloaded and checked.
-        ``from_trial``: no retraining — the trial's own weights, stored by the search (``[artifacts]``)."""
+        ``from_trial``: no retraining — the trial's own weights, stored by the search (``[artifacts]``);
+        ``ensemble``: no retraining — the mean of up to that many trials' stored weights, chosen on val."""
         from hpo.savedmodel.export import check_export_out, export_study
 
         folder = Path(out) if out is not None else Path("models") / self.name
@@ -199,6 +201,7 @@ class Study:
             progress=progress,
             build=self.build,
             from_trial=from_trial,
+            ensemble=ensemble,
         )
         return Export(folder.resolve(), metrics)
 

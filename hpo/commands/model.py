@@ -43,21 +43,28 @@ def _export(args: argparse.Namespace) -> int:
     check_export_out(study.config, out)  # before any data preparation or training
     if args.from_trial and args.epochs is not None:
         raise HpoError("give --epochs or --from-trial, not both (the stored weights are the trial's best epoch's)")
+    _check_ensemble(args)
     study_builder(study.config)
     max_cost = _max_cost(args, study.config)
     study.optuna_study()  # a missing study is an error before any data is prepared
     study.data(args.data, progress=not args.no_progress)
     m = study.export(
         out, trial=args.trial, max_cost=max_cost, epochs=args.epochs, tflite=args.tflite,
-        progress=not args.no_progress, from_trial=args.from_trial,
+        progress=not args.no_progress, from_trial=args.from_trial, ensemble=args.ensemble or 0,
     ).metrics  # fmt: skip
     how = (
         f"its own weights from epoch {m.epochs} (trained on train only, no retraining)"
         if m.from_trial
         else f"retrained {m.epochs} epochs on train+val in {m.training_seconds:.0f} s"
     )
+    what = f"trial {m.trial}{' (baseline)' if m.baseline else ''}: {how}"
+    if m.members and len(m.members) > 1:
+        what = (
+            f"the mean of trials {', '.join(map(str, m.members))} (their own weights, chosen on val: "
+            f"{m.ensemble_val_accuracy:.4f} vs {m.trial_val_accuracy or 0:.4f} for trial {m.trial} alone)"
+        )
     print(
-        f"Exported trial {m.trial}{' (baseline)' if m.baseline else ''}: {how}; test accuracy {m.test_accuracy:.4f} "
+        f"Exported {what}; test accuracy {m.test_accuracy:.4f} "
         f"(train {m.train_accuracy:.4f}, gap {m.train_test_gap:+.4f}); {m.param_count:,} params"
     )
     for q, v in (m.tflite or {}).items():
@@ -65,6 +72,17 @@ def _export(args: argparse.Namespace) -> int:
     print(f"Reloaded SavedModel matches (max abs diff {m.reload_max_abs_diff:.1e}).")
     print(f"SavedModel: {out / 'saved_model'}  ({m.saved_model_size_mb:.2f} MB; metrics in {out / METRICS_FILE})")
     return 0
+
+
+def _check_ensemble(args: argparse.Namespace) -> None:
+    if args.ensemble is None:
+        return
+    if args.ensemble < 1:
+        raise HpoError(f"--ensemble must be at least 1 (members), got {args.ensemble}")
+    for flag, value in (("--trial", args.trial), ("--epochs", args.epochs), ("--max-latency-ms", args.max_latency_ms),
+                        ("--max-params", args.max_params)):  # fmt: skip
+        if value is not None:
+            raise HpoError(f"give --ensemble or {flag}, not both (the ensemble's members are chosen on the val split)")
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -145,6 +163,13 @@ def register(sub: Any) -> None:
         "--from-trial",
         action="store_true",
         help="no retraining: export the trial's own best-epoch weights, stored by the search ([artifacts])",
+    )
+    e.add_argument(
+        "--ensemble",
+        type=int,
+        metavar="K",
+        help="no retraining: average up to K trials' stored weights, members added greedily while they raise "
+        "val accuracy (K times the inference cost at most)",
     )
     e.add_argument("--tflite", action="store_true", help="also write float16 and int8 .tflite files")
     e.add_argument("--storage", metavar="URL", help=f"storage URL (overrides the file){ENV_HELP}")

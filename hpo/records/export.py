@@ -188,6 +188,13 @@ def _variants(r: _Reader) -> dict[str, TFLiteVariant]:
     return {q: TFLiteVariant._read(r.child(q)) for q in r.obj}
 
 
+def _numbers(r: _Reader, name: str) -> list[int]:
+    values = r.items(name)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise r.wrong(r.key(name), values, "a list of trial numbers")
+    return list(values)
+
+
 @dataclass(frozen=True)
 class ExportMetrics:
     """``metrics.json`` of an export: the trial, its retraining, its one score on the test split.
@@ -201,7 +208,9 @@ class ExportMetrics:
     variant, None when none was written; ``family``: "cnn" (hpo's from-scratch CNN), a
     ``keras.applications`` backbone such as "mobilenet_v3_small", or a user builder's
     "package.module:function"; ``from_trial``: the trial's own weights (train split only, up to
-    its best epoch ``epochs``; ``training_seconds`` 0), not retrained."""
+    its best epoch ``epochs``; ``training_seconds`` 0), not retrained; ``members``: the trials an
+    ensemble export averages (None for one trial, which ``trial`` then is; else ``trial``, ``params``
+    and ``epochs`` are its first member's), ``ensemble_val_accuracy``: the ensemble's on the val split."""
 
     study: str
     trial: int
@@ -223,6 +232,8 @@ class ExportMetrics:
     tflite: dict[str, TFLiteVariant] | None = None
     family: str = "cnn"
     from_trial: bool = False
+    members: list[int] | None = None
+    ensemble_val_accuracy: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object of ``metrics.json`` (no ``tflite`` key when there are no variants)."""
@@ -268,6 +279,10 @@ class ExportMetrics:
             tflite=None if r.obj.get("tflite") is None else _variants(r.child("tflite")),
             family=r.text("family") if "family" in r.obj else "cnn",
             from_trial=r.flag("from_trial") if "from_trial" in r.obj else False,
+            members=None if r.obj.get("members") is None else _numbers(r, "members"),
+            ensemble_val_accuracy=None
+            if r.obj.get("ensemble_val_accuracy") is None
+            else r.number("ensemble_val_accuracy"),
         )
 
     @classmethod

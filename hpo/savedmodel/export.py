@@ -215,6 +215,8 @@ def _write(folder: Path, config: StudyConfig, data: PreparedData, r: Retrained, 
         tflite=_tflite_variants(folder, data, (test_x, test_y)) if tflite else None,
         family=r.family,
         from_trial=r.from_trial,
+        members=list(r.members) or None,
+        ensemble_val_accuracy=r.ensemble_val_accuracy,
     )
     metrics.save(folder)
     write_text(folder / CARD_FILE, model_card(metrics, labels))
@@ -235,12 +237,15 @@ def export_study(
     progress: bool = True,
     build: Builder | None = None,
     from_trial: bool = False,
+    ensemble: int = 0,
 ) -> ExportMetrics:
-    """Retrain (``from_trial``: load the trial's stored weights instead), score on test, write
+    """Retrain (``from_trial``: load the trial's stored weights instead; ``ensemble`` > 1: average
+    up to that many trials' stored weights, `hpo.savedmodel.ensemble`), score on test, write
     and verify the export folder ``out``; returns its ``metrics.json``.
 
     ``out`` is checked first and again just before the swap (files a user put there while
     the model trained are never deleted)."""
+    from hpo.savedmodel.ensemble import load_ensemble
     from hpo.savedmodel.from_trial import load_trial_model
     from hpo.savedmodel.retrain import pick_trial, retrain  # TensorFlow
 
@@ -248,10 +253,14 @@ def export_study(
     weights = 0
     try:
         with _build_folder(config, out) as tmp:
-            log.info("trial %d: %s", trial.number, "its stored weights" if from_trial else "retraining on train+val")
-            if from_trial:
+            if ensemble > 1:
+                log.info("up to %d trials' stored weights, chosen on the val split", ensemble)
+                r = load_ensemble(config, study, data, ensemble, build)
+            elif from_trial:
+                log.info("trial %d: its stored weights", trial.number)
                 r = load_trial_model(config, study, data, trial, build)
             else:
+                log.info("trial %d: retraining on train+val", trial.number)
                 r = retrain(config, data, trial, epochs, progress, build)
             weights = 4 * int(r.model.count_params())
             metrics = _write(tmp, config, data, r, tflite)

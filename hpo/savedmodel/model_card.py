@@ -101,6 +101,12 @@ def model_sentence(family: str) -> str:
 
 
 def _training(m: ExportMetrics) -> str:
+    if m.members and len(m.members) > 1:
+        return (
+            f"averaged with trials {', '.join(map(str, m.members[1:]))} (an ensemble of {len(m.members)} trials' "
+            f"own weights from the search, trained on train only, chosen on val: {m.ensemble_val_accuracy:.4f}); "
+            f"the hyperparameters below are trial {m.trial}'s"
+        )
     if m.from_trial:
         return f"trained on train only, epoch {m.epochs} (the trial's own weights from the search, not retrained)"
     return f"retrained on train+val for {m.epochs} epochs ({m.training_seconds:.0f} s)"

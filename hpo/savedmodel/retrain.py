@@ -40,6 +40,8 @@ class Retrained:
     train_accuracy: float  # on the splits it was trained on (train+val; train only from_trial), inference mode
     family: str = "cnn"  # [model] family, or the builder's "module:function"
     from_trial: bool = False  # the trial's own weights (`hpo.savedmodel.from_trial`), not retrained
+    members: tuple[int, ...] = ()  # an ensemble's trials (`hpo.savedmodel.ensemble`), ``trial`` the first
+    ensemble_val_accuracy: float | None = None  # the ensemble's val accuracy, which chose its members
 
 
 def pick_trial(study: optuna.Study, number: int | None, max_cost: float | None = None) -> FrozenTrial:
