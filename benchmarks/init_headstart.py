@@ -2,12 +2,12 @@
 hand-tuned one, in the time it says?
 
     python benchmarks/init_headstart.py [--source DATASET] [--minutes 25] [--committed]
-                                        [--out models/bench-init-headstart]
+                                        [--export-args="--ensemble 3"] [--out models/bench-init-headstart]
 
 Through the real CLI, in OUT (emptied first):
   1. hpo init SOURCE --minutes M      -> OUT/init/study.toml (its timing run included)
   2. hpo search OUT/init/study.toml   as written: its own timeout, trial cap and preset
-  3. hpo export                       -> OUT/init/model; hpo compare --json: its test accuracy
+  3. hpo export [EXPORT_ARGS]         -> OUT/init/model; hpo compare --json: its test accuracy
 With --committed, steps 2-3 also for studies/cifar10-mini.toml with --timeout M*60 (the same
 budget) in OUT/committed. SOURCE defaults to $HPO_SHARED/datasets/cifar10-mini (HPO_SHARED:
 ../shared). Printed, not asserted: whether each search ended within its timeout plus its longest
@@ -70,7 +70,7 @@ def hpo(*args: str | Path, capture: bool = False) -> str:
     return proc.stdout if capture else ""
 
 
-def run(label: str, study: Path, out: Path, timeout: float | None = None) -> Row:
+def run(label: str, study: Path, out: Path, timeout: float | None = None, export_args: tuple[str, ...] = ()) -> Row:
     """`hpo search` (and `--timeout` when given), `hpo export`, `hpo compare`: one row."""
     import optuna
 
@@ -82,7 +82,7 @@ def run(label: str, study: Path, out: Path, timeout: float | None = None) -> Row
     t0 = time.perf_counter()
     hpo("search", study, *common, *(["--timeout", str(timeout)] if timeout else []))
     search_s = time.perf_counter() - t0
-    hpo("export", study, "--out", out / "model", *common)
+    hpo("export", study, "--out", out / "model", *common, *export_args)
     export_s = time.perf_counter() - t0 - search_s
     scored = json.loads(hpo("compare", out / "model", "--json", capture=True))[0]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -110,6 +110,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "models" / "bench-init-headstart")
     ap.add_argument("--committed", action="store_true", help="also run studies/cifar10-mini.toml at the same timeout")
     ap.add_argument("--max-epochs", type=int, help="passed to hpo init (smoke runs only)")
+    ap.add_argument("--export-args", default="", help='more `hpo export` flags, e.g. "--ensemble 3"')
     args = ap.parse_args()
     out = args.out.resolve()
     shutil.rmtree(out, ignore_errors=True)
@@ -120,11 +121,12 @@ def main() -> None:
     epochs = ["--max-epochs", str(args.max_epochs)] if args.max_epochs else []
     print(hpo("init", args.source, "--out", study, "--minutes", str(args.minutes), *epochs, capture=True), flush=True)
     init_s = time.perf_counter() - t0
-    rows = [run("hpo init", study, out / "init")]
+    export_args = tuple(args.export_args.split())
+    rows = [run("hpo init", study, out / "init", export_args=export_args)]
     if args.committed:
         (out / "committed").mkdir()
         committed = ROOT / "studies" / "cifar10-mini.toml"
-        rows.append(run("studies/cifar10-mini.toml", committed, out / "committed", timeout=rows[0].timeout_s))
+        rows.append(run("studies/cifar10-mini.toml", committed, out / "committed", rows[0].timeout_s, export_args))
     date = time.strftime("%Y-%m-%d")
     result: dict[str, object] = {
         "rows": [{**asdict(r), "within_timeout_plus_one_trial": r.within_timeout_plus_one_trial} for r in rows],

@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 SAMPLERS = ("tpe", "random")
-STARTUPS = ("random", "local")  # [sampler] startup
+STARTUPS = ("auto", "random", "local")  # [sampler] startup
 #: the second objective of a multi-objective study (minimized; val_accuracy is maximized)
 COSTS = ("latency_ms", "params")
 PRUNERS = ("hyperband", "successive_halving", "median", "none")
@@ -86,8 +86,9 @@ class SamplerConfig:
     type: str = "tpe"
     n_startup_trials: int = 10
     # "random": TPE's start-up trials are random; "local": each changes 1-3 dimensions of the best
-    # trial so far (the starting points first; hpo.study.local)
-    startup: str = "random"
+    # trial so far (the starting points first; hpo.study.local); "auto": local where the study
+    # enqueues presets ([[study.enqueue]]), random where its only starting point is the baseline
+    startup: str = "auto"
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,7 @@ def plan_budget(
     cheapest = cost.trial(width, 0) + max(1, round(e / 10)) * cost.epoch(width) * CHEAP
     cap = n_trials or max(20, 10 * math.ceil(seconds / cheapest / 10))
     fits = seconds / full
-    random = max(2, min(13, round(fits / 2)))
+    startup = max(2, min(13, round(fits / 2)))
     return Budget(
         width=Pick(width, width_why),
         max_epochs=Pick(e, why),
@@ -134,8 +134,9 @@ def plan_budget(
             else f"a cap the timeout reaches first: ~{cheapest:.0f} s for the cheapest trial pruned at its first rung",
         ),
         n_startup_trials=Pick(
-            2 + random,
-            f"the baseline, the preset and {random} random trials, then TPE: ~{fits:.1f} full trainings fit the budget",
+            2 + startup,
+            f"after the baseline and the preset, {2 + startup} trials near the best so far ([sampler] startup "
+            f'"auto"), then TPE: ~{fits:.1f} full trainings fit the budget',
         ),
         full_trial=full,
     )

@@ -106,7 +106,7 @@ def _untimed(t: Template, epochs: tuple[int, str], why: str, max_epochs: int | N
         width=Pick(t.width, f"the template's; not timed ({why})"),
         max_epochs=Pick(max_epochs, "set by --max-epochs") if max_epochs else Pick(epochs[0], epochs[1]),
         n_trials=Pick(nt, "set by --n-trials" if n_trials else f"the '{t.name}' template's budget"),
-        n_startup_trials=Pick(max(4, min(15, nt // 5)), "random trials before TPE models the results (~1/5)"),
+        n_startup_trials=Pick(max(4, min(15, nt // 5)), "start-up trials (~1/5), near the best so far"),
         full_trial=0.0,
     )
 

@@ -27,6 +27,7 @@ __all__ = [
     "epochs_run",
     "feasible",
     "load_study",
+    "local_startup",
     "make_pruner",
     "make_sampler",
     "open_study",
@@ -47,9 +48,18 @@ def make_sampler(config: StudyConfig, worker: str = "") -> optuna.samplers.BaseS
     if config.sampler.type == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     tpe = optuna.samplers.TPESampler(seed=seed, n_startup_trials=config.sampler.n_startup_trials)
-    if config.sampler.startup == "local":
+    if local_startup(config):
         return LocalStartSampler(tpe, config.sampler.n_startup_trials, seed=seed)
     return tpe
+
+
+def local_startup(config: StudyConfig) -> bool:
+    """Whether TPE's start-up trials are drawn near the best so far (`LocalStartSampler`): ``[sampler]
+    startup = "local"``, or "auto" in a study with presets to start from. Measured (BENCHMARKS.md,
+    issue 25): near a weak start (the baseline alone) random draws found better trials sooner; near
+    a strong preset the local ones trained more candidates worth keeping."""
+    startup = config.sampler.startup
+    return startup == "local" or (startup == "auto" and bool(config.study.enqueue))
 
 
 def make_pruner(config: StudyConfig) -> optuna.pruners.BasePruner:

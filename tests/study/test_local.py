@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import optuna
@@ -10,7 +11,7 @@ from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial
 
 from hpo.study.local import LocalStartSampler
-from hpo.study.study import make_sampler
+from hpo.study.study import local_startup, make_sampler
 from tests.helpers import assert_user_error, run_hpo
 from tests.helpers.studyfiles import write_study
 
@@ -103,7 +104,19 @@ def test_the_study_file_chooses_it(synth_dir: Any, tmp_path: Any) -> None:
     sampler = make_sampler(load_config(toml))
     assert isinstance(sampler, LocalStartSampler)
     plain = make_sampler(load_config(write_study(tmp_path, "plain", synth_dir)))
-    assert isinstance(plain, optuna.samplers.TPESampler)
+    assert isinstance(plain, optuna.samplers.TPESampler)  # "auto", and no preset: the baseline alone
+    random = write_study(tmp_path, "random", synth_dir, sampler={"startup": "random"})
+    preset = replace(load_config(random), study=replace(load_config(random).study, enqueue=({"dropout": 0.3},)))
+    assert isinstance(make_sampler(preset), optuna.samplers.TPESampler)  # asked for: random even with a preset
+
+
+def test_auto_starts_near_the_presets_where_a_study_has_them(synth_dir: Any, tmp_path: Any) -> None:
+    from hpo.config import load_config
+
+    config = load_config(write_study(tmp_path, "auto", synth_dir))
+    assert config.sampler.startup == "auto" and not local_startup(config)
+    with_preset = replace(config, study=replace(config.study, enqueue=({"dropout": 0.3},)))
+    assert local_startup(with_preset) and isinstance(make_sampler(with_preset), LocalStartSampler)
 
 
 @pytest.mark.parametrize("value", ["nearby", 1])
