@@ -5,7 +5,9 @@
 
 Runs, through the real CLI and on a fresh SQLite study in OUT/study.db:
   1. hpo search STUDY            (the study's own budget: n_trials / timeout)
-  2. hpo export STUDY            -> OUT/searched   (best trial, retrained on train+val)
+  2. hpo export STUDY            -> OUT/searched   (as the study file's [export] says: the committed
+                                    study's is an ensemble of up to 3 trials' own weights; the issue-17
+                                    numbers in BENCHMARKS.md were the best trial retrained on train+val)
      -- steps 1+2 are the timed budget (target <= 45 min on 2 CPUs) --
   3. hpo export STUDY --trial 0  -> OUT/baseline   (the seed baseline, trained the same way)
   4. hpo compare OUT/searched OUT/baseline

@@ -55,7 +55,7 @@ def main() -> None:
     searched = study.search()
     t_search = time.perf_counter() - t0
     t1 = time.perf_counter()
-    retrained = study.export(out / "retrained").metrics
+    retrained = study.export(out / "retrained", ensemble=0).metrics  # not the study file's [export] ensemble
     t_retrain = time.perf_counter() - t1
     t2 = time.perf_counter()
     own = study.export(out / "from-trial", from_trial=True).metrics

@@ -101,7 +101,7 @@ def _row(args: argparse.Namespace, seed: int, what: str, export_s: float) -> dic
         "export": what,
         "members": members,
         "test_accuracy": metrics["test_accuracy"],
-        "val_accuracy": metrics.get("ensemble_val_accuracy", metrics["trial_val_accuracy"]),
+        "val_accuracy": metrics.get("ensemble_val_accuracy") or metrics["trial_val_accuracy"],
         "trials": states.count("COMPLETE") + states.count("PRUNED"),
         "complete": states.count("COMPLETE"),
         "pruned": states.count("PRUNED"),
@@ -148,7 +148,7 @@ def main() -> None:
             f"| {r['seed']} | {r['export']} | {r['members']} | {r['val_accuracy']:.4f} | {r['test_accuracy']:.4f} | "
             f"{r['trials']} ({r['complete']}, {r['pruned']}) | {r['minutes']} |"
         )
-    for what in args.exports:
+    for what in args.exports if rows else []:
         accs = [float(r["test_accuracy"]) for r in rows if r["export"] == what]  # type: ignore[arg-type]
         print(f"mean test accuracy, {what}: {statistics.mean(accs):.4f} over {len(accs)} seeds")
 

@@ -14,6 +14,7 @@ Importing this module does not import TensorFlow; searching and exporting do.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,13 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optuna
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 from hpo.config import StudyConfig, config_from_dict, load_config
 from hpo.data.cache import MANIFEST_FILE
 from hpo.data.prepared import PreparedData, load_prepared
 from hpo.errors import HpoError
 from hpo.records.export import SAVED_MODEL_DIR, ExportMetrics
+from hpo.records.trial import StoredWeights
 from hpo.study.study import best_by_accuracy, load_study, open_study
 
 if TYPE_CHECKING:
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from hpo.model.builders import Builder
     from hpo.study.progress import SearchProgress
 
+log = logging.getLogger(__name__)
 __all__ = ["DataSource", "Export", "Study", "StudyCallback", "export", "search"]
 
 #: a class folder (``<class>/*.jpg``), a prepared folder, or `PreparedData` (e.g. `hpo.arrays`)
@@ -178,12 +181,13 @@ class Study:
         tflite: bool = False,
         progress: bool = False,
         from_trial: bool = False,
-        ensemble: int = 0,
+        ensemble: int | None = None,
     ) -> Export:
         """Retrain the best (or given) trial on train+val, score it once on the test split and
         write the export folder ``out`` (default ``models/<name>``), reloaded and checked.
         ``from_trial``: no retraining — the trial's own weights, stored by the search (``[artifacts]``);
-        ``ensemble``: no retraining — the mean of up to that many trials' stored weights, chosen on val."""
+        ``ensemble``: no retraining — the mean of up to that many trials' stored weights, chosen on val;
+        None: the study file's ``[export] ensemble`` when no trial, epochs, cost or ``from_trial`` is given."""
         from hpo.savedmodel.export import check_export_out, export_study
 
         folder = Path(out) if out is not None else Path("models") / self.name
@@ -201,9 +205,30 @@ class Study:
             progress=progress,
             build=self.build,
             from_trial=from_trial,
-            ensemble=ensemble,
+            ensemble=self._ensemble(study, ensemble, trial, epochs, max_cost, from_trial),
         )
         return Export(folder.resolve(), metrics)
+
+    def _ensemble(
+        self, study: optuna.Study, asked: int | None, trial: int | None, epochs: int | None, max_cost: float | None,
+        from_trial: bool,
+    ) -> int:  # fmt: skip
+        """Members for `export_study`: ``asked``, else ``[export] ensemble`` unless another way was asked
+        for — and then only where some complete trial stored its weights (else a retrain, said once)."""
+        if asked is not None:
+            return asked
+        default = self.config.export.ensemble
+        asked_other = from_trial or trial is not None or epochs is not None or max_cost is not None
+        if default < 1 or asked_other or len(study.directions) > 1:
+            return 0
+        if any(
+            StoredWeights.of(t) is not None for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        ):
+            return default
+        log.warning(
+            "[export] ensemble = %d, but no complete trial stored its weights: retraining the best trial", default
+        )
+        return 0
 
     def report(self, out: str | os.PathLike[str] | None = None) -> Path:
         """Write the static HTML report (plotly figures of the study and its export); its path."""
@@ -249,6 +274,9 @@ def export(
     epochs: int | None = None,
     tflite: bool = False,
     from_trial: bool = False,
+    ensemble: int | None = None,
 ) -> Export:
     """`Study.export` on a `Study` or a study file."""
-    return _study(study, build).export(out, data=data, trial=trial, epochs=epochs, tflite=tflite, from_trial=from_trial)
+    return _study(study, build).export(
+        out, data=data, trial=trial, epochs=epochs, tflite=tflite, from_trial=from_trial, ensemble=ensemble
+    )

@@ -50,7 +50,7 @@ def _export(args: argparse.Namespace) -> int:
     study.data(args.data, progress=not args.no_progress)
     m = study.export(
         out, trial=args.trial, max_cost=max_cost, epochs=args.epochs, tflite=args.tflite,
-        progress=not args.no_progress, from_trial=args.from_trial, ensemble=args.ensemble or 0,
+        progress=not args.no_progress, from_trial=args.from_trial, ensemble=args.ensemble,
     ).metrics  # fmt: skip
     how = (
         f"its own weights from epoch {m.epochs} (trained on train only, no retraining)"
@@ -77,8 +77,10 @@ def _export(args: argparse.Namespace) -> int:
 def _check_ensemble(args: argparse.Namespace) -> None:
     if args.ensemble is None:
         return
-    if args.ensemble < 1:
-        raise HpoError(f"--ensemble must be at least 1 (members), got {args.ensemble}")
+    if args.ensemble < 0:
+        raise HpoError(f"--ensemble must be 0 (retrain one trial) or more (members), got {args.ensemble}")
+    if args.ensemble == 0:
+        return
     for flag, value in (("--trial", args.trial), ("--epochs", args.epochs), ("--max-latency-ms", args.max_latency_ms),
                         ("--max-params", args.max_params)):  # fmt: skip
         if value is not None:
@@ -169,7 +171,8 @@ def register(sub: Any) -> None:
         type=int,
         metavar="K",
         help="no retraining: average up to K trials' stored weights, members added greedily while they raise "
-        "val accuracy (K times the inference cost at most)",
+        "val accuracy (K times the inference cost at most); default: the study file's [export] ensemble; "
+        "0: retrain one trial",
     )
     e.add_argument("--tflite", action="store_true", help="also write float16 and int8 .tflite files")
     e.add_argument("--storage", metavar="URL", help=f"storage URL (overrides the file){ENV_HELP}")

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from hpo.config.outputs import artifacts_section, tracking_section
+from hpo.config.outputs import artifacts_section, export_section, tracking_section
 from hpo.config.schema import (
     COSTS,
     FAMILIES,
@@ -40,7 +40,7 @@ else:  # pragma: no cover
 
 __all__ = ["config_from_dict", "load_config"]
 
-SECTIONS = ("study", "data", "model", "search", "sampler", "pruner", "training", "artifacts", "tracking")
+SECTIONS = ("study", "data", "model", "search", "sampler", "pruner", "training", "artifacts", "tracking", "export")
 _BUILDER = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
 
@@ -254,5 +254,5 @@ def config_from_dict(doc: dict[str, Any], path: Path, label: str | None = None) 
     tracking = tracking_section(file, base, doc.get("tracking", {}))
     return StudyConfig(
         path=path, study=study, data=data, search=search, model=model, sampler=sampler, pruner=pruner,
-        training=training, artifacts=artifacts, tracking=tracking,
+        training=training, artifacts=artifacts, tracking=tracking, export=export_section(file, doc.get("export", {})),
     )  # fmt: skip

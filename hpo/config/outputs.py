@@ -1,5 +1,6 @@
-"""``[artifacts]`` and ``[tracking]``: where a study keeps each trial's weights, and where else its
-trials are logged (TensorBoard, MLflow). Relative paths are relative to the study file's folder."""
+"""``[artifacts]``, ``[tracking]`` and ``[export]``: where a study keeps each trial's weights, where
+else its trials are logged (TensorBoard, MLflow), and what a plain `hpo export` makes of them.
+Relative paths are relative to the study file's folder."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from hpo.config.schema import ARTIFACTS_FOLDER, ArtifactsConfig, TrackingConfig
+from hpo.config.schema import ARTIFACTS_FOLDER, ArtifactsConfig, ExportConfig, TrackingConfig
 from hpo.config.table import Table
 
-__all__ = ["artifacts_section", "tracking_section"]
+__all__ = ["artifacts_section", "export_section", "tracking_section"]
 
 _STORES = 'use "file:DIR", "s3://BUCKET", "gs://BUCKET" or "none"'
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
@@ -76,5 +77,13 @@ def tracking_section(file: Path, base: Path, table: Any) -> TrackingConfig:
         tensorboard=_path(base, board) if board is not None else None,
         mlflow=_mlflow(t, base, t.get("mlflow", str, d.mlflow)),
     )
+    t.done()
+    return config
+
+
+def export_section(file: Path, table: Any) -> ExportConfig:
+    """``[export]``: ``ensemble`` = 0 (retrain the best trial) or the most members of an ensemble."""
+    t = Table(file, "export", table)
+    config = ExportConfig(ensemble=t.number("ensemble", ExportConfig.ensemble, 0, 100, integer=True))
     t.done()
     return config

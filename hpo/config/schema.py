@@ -109,6 +109,16 @@ class TrainingConfig:
     mixed_precision: bool = False  # mixed_float16 on a GPU; float32 (and one warning) on a CPU
 
 
+@dataclass(frozen=True)
+class ExportConfig:
+    """``[export]``: what a plain `hpo export` (no --trial, --epochs, --from-trial) writes. ``ensemble``:
+    K > 0 averages up to K trials' stored weights, members chosen on the val split
+    (`hpo.savedmodel.ensemble`; retrains the best trial where no trial stored weights); 0 retrains
+    the best trial on train+val."""
+
+    ensemble: int = 0
+
+
 #: a study file without ``[artifacts] store`` keeps the weights in this folder of its run folder
 ARTIFACTS_FOLDER = "artifacts"
 
@@ -146,6 +156,7 @@ class StudyConfig:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     artifacts: ArtifactsConfig = field(default_factory=ArtifactsConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
 
     @property
     def multi_objective(self) -> bool:

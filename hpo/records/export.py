@@ -236,14 +236,16 @@ class ExportMetrics:
     ensemble_val_accuracy: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON object of ``metrics.json`` (no ``tflite`` key when there are no variants)."""
+        """The JSON object of ``metrics.json`` (no ``tflite`` key when there are no variants, no
+        ``members``/``ensemble_val_accuracy`` for one trial's export)."""
         out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
         out["test"] = self.test.to_json()
         out["params"] = dict(self.params)
         out["split_sizes"] = dict(self.split_sizes)
-        if self.tflite is None:
-            del out["tflite"]
-        else:
+        for key in ("tflite", "members", "ensemble_val_accuracy"):  # one trial's export: its keys as before
+            if out[key] is None:
+                del out[key]
+        if self.tflite is not None:
             out["tflite"] = {q: {f.name: getattr(v, f.name) for f in fields(v)} for q, v in self.tflite.items()}
         return out
 

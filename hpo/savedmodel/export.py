@@ -239,7 +239,7 @@ def export_study(
     from_trial: bool = False,
     ensemble: int = 0,
 ) -> ExportMetrics:
-    """Retrain (``from_trial``: load the trial's stored weights instead; ``ensemble`` > 1: average
+    """Retrain (``from_trial``: load the trial's stored weights instead; ``ensemble`` > 0: average
     up to that many trials' stored weights, `hpo.savedmodel.ensemble`), score on test, write
     and verify the export folder ``out``; returns its ``metrics.json``.
 
@@ -253,7 +253,7 @@ def export_study(
     weights = 0
     try:
         with _build_folder(config, out) as tmp:
-            if ensemble > 1:
+            if ensemble > 0:
                 log.info("up to %d trials' stored weights, chosen on the val split", ensemble)
                 r = load_ensemble(config, study, data, ensemble, build)
             elif from_trial:

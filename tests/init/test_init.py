@@ -20,6 +20,7 @@ from hpo.init.survey import Survey, survey
 from hpo.init.templates import load_template, template_names
 from hpo.init.timing import MAX_BATCHES, StepTiming
 from hpo.model.space import BASELINE, CNNParams
+from hpo.study.study import local_startup
 from tests.helpers import assert_user_error, run_hpo
 from tests.helpers.imagefiles import write_odd_files
 
@@ -218,6 +219,8 @@ def test_every_template_writes_a_valid_study_with_a_relative_source(tmp_path: Pa
         d.pruner.value,
     )
     assert cfg.training.mixed_precision is (template == "gpu")
+    # measured (BENCHMARKS.md, issue 25): start-up trials near the preset, an ensemble of 3 as the export
+    assert (cfg.sampler.startup, local_startup(cfg), cfg.export.ensemble) == ("auto", True, 3)
     assert cfg.search.batch_size.options == tuple(d.search["batch_size"])
     _assert_head_start(cfg, d)
     assert cfg.study.timeout == 60 * load_template(template).minutes  # not timed: the template's budget

@@ -90,6 +90,18 @@ def test_the_json_keys_are_those_of_earlier_exports(tmp_path: Path) -> None:
     assert data["tflite"]["int8"] == {"file": "model_int8.tflite", "size_mb": 0.25, "test_accuracy": 0.7142857142857143}
 
 
+def test_an_ensembles_members_are_written_and_read_back(tmp_path: Path) -> None:
+    ensemble = replace(_metrics(), members=[5, 3, 1], ensemble_val_accuracy=0.7356)
+    ensemble.save(tmp_path)
+    data = json.loads((tmp_path / METRICS_FILE).read_text())
+    assert (data["members"], data["ensemble_val_accuracy"]) == ([5, 3, 1], 0.7356)
+    assert ExportMetrics.load(tmp_path) == ensemble
+    data["members"] = [5, "3"]
+    (tmp_path / METRICS_FILE).write_text(json.dumps(data))
+    with pytest.raises(ModelFileError, match="members"):
+        ExportMetrics.load(tmp_path)
+
+
 def test_an_export_written_before_family_and_without_tflite_loads(tmp_path: Path) -> None:
     old = _metrics().to_json()
     del old["family"], old["tflite"], old["from_trial"]

@@ -4,6 +4,7 @@ of the trials' own weights, checked against what each trial's model predicted du
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +72,11 @@ def _own_mean(art: dict[str, Any], metrics: dict[str, Any]) -> np.ndarray:
 
 
 def test_an_ensemble_export_serves_the_mean_of_its_members(
-    art: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+    art: dict[str, Any], synth_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from hpo.cli import main
+
     complete = sorted(n for n, t in art["trials"].items() if t.state == TrialState.COMPLETE)
     best = art["study"].best_trial().number
     both = [best, *(n for n in complete if n != best)]
@@ -84,7 +88,7 @@ def test_an_ensemble_export_serves_the_mean_of_its_members(
         return both
 
     monkeypatch.setattr(ensemble, "select_members", pick_both)
-    export = art["study"].export(tmp_path / "model", ensemble=3)
+    export = art["study"].export(tmp_path / "model", ensemble=3, tflite=True)
     metrics = json.loads((export.path / "metrics.json").read_text())
     assert metrics["members"] == both and metrics["trial"] == best and metrics["from_trial"]
     test_x, test_y = art["test"]
@@ -97,6 +101,12 @@ def test_an_ensemble_export_serves_the_mean_of_its_members(
     card = (export.path / "MODEL_CARD.md").read_text()
     assert f"averaged with trials {both[1]} (an ensemble of 2 trials' own weights" in card
     assert chosen and chosen[0][0] in complete
+    for variant in metrics["tflite"].values():  # the ensemble converts like one network
+        assert abs(variant["test_accuracy"] - metrics["test_accuracy"]) <= 0.1, variant
+    image = next(p for p in sorted(synth_dir.rglob("*")) if p.suffix.lower() in {".png", ".jpg", ".jpeg"})
+    capsys.readouterr()
+    assert main(["predict", str(export.path), str(image), "--json", "--no-progress"]) == 0
+    assert json.loads(capsys.readouterr().out)  # a prediction for the file
 
 
 def test_the_cli_exports_the_chosen_members(
@@ -118,7 +128,7 @@ def test_the_cli_exports_the_chosen_members(
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--ensemble", "0"], "--ensemble must be at least 1 (members), got 0"),
+        (["--ensemble", "-1"], "--ensemble must be 0 (retrain one trial) or more (members), got -1"),
         (["--ensemble", "2", "--trial", "1"], "give --ensemble or --trial, not both"),
         (["--ensemble", "2", "--epochs", "3"], "give --ensemble or --epochs, not both"),
     ],
@@ -133,3 +143,58 @@ def test_wrong_ensemble_flags_are_one_line(
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert code == 2 and lines[-1].startswith("hpo: error: ") and message in lines[-1], err
     assert not (tmp_path / "model").exists()
+
+
+def _with_export(art: dict[str, Any], tmp_path: Path, ensemble: int) -> Path:
+    """A copy of the searched study whose file asks for ``[export] ensemble``."""
+    shutil.copytree(art["dir"], tmp_path / "art", ignore=shutil.ignore_patterns("mlruns", "runs"))
+    toml = tmp_path / "art" / "art.toml"
+    toml.write_text(toml.read_text() + f"\n[export]\nensemble = {ensemble}\n")
+    return toml
+
+
+def test_the_study_files_export_section_makes_a_plain_export_an_ensemble(
+    art: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hpo.cli import main
+
+    toml = _with_export(art, tmp_path, 2)
+    assert main(["export", str(toml), "--out", str(tmp_path / "plain"), "--no-progress"]) == 0
+    plain = json.loads((tmp_path / "plain" / "metrics.json").read_text())
+    assert plain["members"] and plain["from_trial"] and plain["training_seconds"] == 0.0
+    # a trial named, or --ensemble 0: one trial retrained on train+val, as without [export]
+    for flags in (["--trial", str(plain["trial"])], ["--ensemble", "0"]):
+        out = tmp_path / flags[0].strip("-")
+        assert main(["export", str(toml), "--out", str(out), "--no-progress", "--epochs", "1", *flags]) == 0
+        one = json.loads((out / "metrics.json").read_text())
+        assert "members" not in one and not one["from_trial"] and one["epochs"] == 1
+    capsys.readouterr()
+
+
+def test_without_stored_weights_the_export_section_retrains(
+    synth_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import hpo
+    from tests.helpers.studyfiles import write_study
+
+    toml = write_study(
+        tmp_path, "nostore", synth_dir,
+        study={"n_trials": 1}, training={"max_epochs": 1}, artifacts={"store": "none"}, export={"ensemble": 3},
+    )  # fmt: skip
+    study = hpo.Study.from_file(toml)
+    study.search()
+    metrics = study.export(tmp_path / "model").metrics
+    assert metrics.members is None and not metrics.from_trial and metrics.training_seconds > 0
+    assert "[export] ensemble = 3, but no complete trial stored its weights" in caplog.text
+
+
+@pytest.mark.parametrize(("table", "message"), [("ensemble = -1", "ensemble"), ("members = 3", "members")])
+def test_a_wrong_export_section_is_one_line(synth_dir: Path, tmp_path: Path, table: str, message: str) -> None:
+    from hpo.config import ConfigError, load_config
+    from tests.helpers.studyfiles import write_study
+
+    toml = write_study(tmp_path, "bad", synth_dir)
+    toml.write_text(toml.read_text() + f"\n[export]\n{table}\n")
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(toml)
+    assert "\n" not in str(info.value) and "[export]" in str(info.value)
