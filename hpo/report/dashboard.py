@@ -13,6 +13,7 @@ import logging
 
 from hpo.errors import HpoError
 from hpo.study.artifacts import open_store
+from hpo.workers.process import ignore_signals, install_signal_handlers
 from hpo.workers.storage import StorageUrl, make_storage, parse_url, require_study
 
 __all__ = ["LOCALHOST", "serve"]
@@ -49,6 +50,9 @@ def serve(
         )
     shown = f"[{host}]" if ":" in host else host
     print(f"optuna-dashboard for {location}: http://{shown}:{port}{path}  (Ctrl-C stops it)", flush=True)
+    # Ctrl-C and SIGTERM stop it; sent again every second until it has stopped, as one interrupt can
+    # be swallowed (raised in a weakref callback of SQLAlchemy's pool, say: seen twice in the suite)
+    install_signal_handlers(repeat_s=1.0)
     try:
         store = open_store(artifacts)  # the dashboard lists, shows and serves each trial's artifacts
         optuna_dashboard.run_server(storage, host=host, port=port, artifact_store=store)  # returns on Ctrl-C
@@ -56,4 +60,6 @@ def serve(
         pass
     except OSError as exc:
         raise HpoError(f"cannot listen on {host}:{port} ({exc.strerror or exc}) — pick another --port") from None
+    finally:
+        ignore_signals()
     print("dashboard stopped", flush=True)

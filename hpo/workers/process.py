@@ -27,6 +27,7 @@ from types import FrameType
 __all__ = [
     "configure_tensorflow",
     "cpu_has_bf16",
+    "ignore_signals",
     "install_signal_handlers",
     "interrupted_exit_code",
     "stop_requested",
@@ -39,12 +40,22 @@ _received: list[int] = []  # the signals that stopped this process
 
 
 _RESEND_S = 0.05  # a signal that lands in a finalizer is delivered again this much later
+_repeat: list[float] = []  # install_signal_handlers(repeat_s=): every signal is sent again after this
+
+
+def _send_again(signum: int, delay: float) -> None:
+    timer = threading.Timer(delay, os.kill, (os.getpid(), signum))
+    timer.daemon = True  # never keeps a finished process alive
+    timer.start()
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     _received.append(signum)
+    if _repeat:
+        _send_again(signum, _repeat[0])
     if _in_finalizer(frame):  # raised there, Python would print a traceback and drop the interrupt
-        threading.Timer(_RESEND_S, os.kill, (os.getpid(), signum)).start()
+        if not _repeat:
+            _send_again(signum, _RESEND_S)
         return
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
@@ -61,10 +72,19 @@ def _in_finalizer(frame: FrameType | None) -> bool:
     return False
 
 
-def install_signal_handlers() -> None:
-    """SIGTERM behaves like Ctrl-C: the current trial stops and is re-queued."""
+def install_signal_handlers(repeat_s: float | None = None) -> None:
+    """SIGTERM behaves like Ctrl-C: the current trial stops and is re-queued. ``repeat_s``: each
+    signal is also sent again after that many seconds, until the process ignores them — for a
+    server with nothing to save (`hpo dashboard`), whose library code may swallow one interrupt."""
+    _repeat[:] = [repeat_s] if repeat_s else []
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _raise_interrupt)
+
+
+def ignore_signals() -> None:
+    """SIGINT and SIGTERM do nothing from now on (a stopping server, once it has stopped)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def stop_requested() -> bool:

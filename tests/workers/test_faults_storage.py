@@ -97,9 +97,7 @@ def _free_port() -> int:
 
 
 def _dashboard_banner(toml: Path, env: dict[str, str]) -> str:
-    """Start `hpo dashboard`, read until its server's banner, stop it with Ctrl-C; all it printed.
-    (Not before Bottle's "Hit Ctrl-C" line: a Ctrl-C during optuna-dashboard's start-up was lost
-    once, in a full suite run, and this test is about what it prints, not that race.)"""
+    """Start `hpo dashboard`, read until its banner, stop it with Ctrl-C; all it printed."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "hpo", *_args("dashboard", toml, _free_port())],
         cwd=ROOT,
@@ -110,7 +108,7 @@ def _dashboard_banner(toml: Path, env: dict[str, str]) -> str:
     )
     assert proc.stdout is not None
     lines = [proc.stdout.readline()]
-    while lines[-1] and "Hit Ctrl-C" not in lines[-1]:
+    while lines[-1] and "optuna-dashboard for" not in lines[-1]:
         lines.append(proc.stdout.readline())
     proc.send_signal(signal.SIGINT)
     rest, _ = proc.communicate(timeout=60)
