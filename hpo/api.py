@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from hpo.config import StudyConfig, config_from_dict, load_config
 from hpo.data.cache import MANIFEST_FILE
 from hpo.data.prepared import PreparedData, load_prepared
 from hpo.errors import HpoError
 from hpo.records.export import SAVED_MODEL_DIR, ExportMetrics
-from hpo.records.trial import StoredWeights
+from hpo.study.artifacts import stored_trials
 from hpo.study.study import best_by_accuracy, load_study, open_study
 
 if TYPE_CHECKING:
@@ -221,9 +221,7 @@ class Study:
         asked_other = from_trial or trial is not None or epochs is not None or max_cost is not None
         if default < 1 or asked_other or len(study.directions) > 1:
             return 0
-        if any(
-            StoredWeights.of(t) is not None for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        ):
+        if stored_trials(study):
             return default
         log.warning(
             "[export] ensemble = %d, but no complete trial stored its weights: retraining the best trial", default

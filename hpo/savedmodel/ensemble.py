@@ -15,52 +15,26 @@ inference cost of one member at most.
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Mapping
-from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 import optuna
-from optuna.trial import FrozenTrial, TrialState
 
 from hpo.config import StudyConfig
 from hpo.data.prepared import PreparedData
 from hpo.errors import HpoError
 from hpo.model.builders import Builder, family_name
 from hpo.model.cnn import inference_accuracy
-from hpo.records.trial import StoredWeights
-from hpo.savedmodel.retrain import Retrained, rebuild
-from hpo.study.artifacts import fetch_weights
-from hpo.study.study import accuracy, feasible
+from hpo.savedmodel.from_trial import load_weights
+from hpo.savedmodel.retrain import Retrained
+from hpo.study.artifacts import stored_trials
 
-__all__ = ["CANDIDATES", "average_model", "load_ensemble", "load_weights", "select_members"]
+__all__ = ["CANDIDATES", "average_model", "load_ensemble", "select_members"]
 
 log = logging.getLogger(__name__)
 CANDIDATES = 8  # trials loaded and scored on val, the most accurate first
-
-
-def load_weights(
-    config: StudyConfig, study: optuna.Study, data: PreparedData, trial: FrozenTrial, build: Builder | None = None
-) -> tuple[keras.Model, dict[str, Any], StoredWeights]:
-    """``trial``'s network with its stored weights, its resolved params and the weights' record;
-    `HpoError` when they are missing, changed, or do not fit the network the study file builds now."""
-    with tempfile.TemporaryDirectory(prefix="hpo-weights-") as tmp:
-        path, stored = fetch_weights(study, trial, config.artifacts.store, Path(tmp))
-        # every weight comes from the file: a backbone is built without downloading ImageNet's
-        local = replace(config, model=replace(config.model, weights=None))
-        candidate = rebuild(local, data, trial, ("train",), stored.epoch, build)
-        try:
-            candidate.model.load_weights(path)
-        except (ValueError, OSError) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-            raise HpoError(
-                f"the stored weights of trial {trial.number} do not fit the network the study file builds from "
-                f"its params ({first}) — was [model] or [search] changed? Export by retraining (drop --from-trial)"
-            ) from None
-    return candidate.model, candidate.params, stored
 
 
 def _score(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -107,10 +81,7 @@ def load_ensemble(
     is the ``trial`` of the result, its members in ``members``."""
     if len(study.directions) > 1:
         raise HpoError("--ensemble averages trials of a single-objective study — export one trial of the Pareto front")
-    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if feasible(t)]
-    ranked = sorted(
-        (t for t in done if StoredWeights.of(t) is not None), key=lambda t: accuracy(t) or 0.0, reverse=True
-    )[:CANDIDATES]
+    ranked = stored_trials(study)[:CANDIDATES]
     if not ranked:
         raise HpoError(
             f"study '{study.study_name}' has no complete trial with stored weights ([artifacts]) — "

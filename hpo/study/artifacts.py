@@ -45,6 +45,7 @@ __all__ = [
     "open_store",
     "prune_weights",
     "removed_ids",
+    "stored_trials",
     "upload_weights",
 ]
 
@@ -190,6 +191,15 @@ def keep_set(study: optuna.Study, keep_best: int) -> set[int]:
     if len(study.directions) > 1:
         keep |= {t.number for t in study.best_trials}
     return keep
+
+
+def stored_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """The complete, feasible trials whose weights are stored and not removed, the most accurate
+    first: what an ensemble export (`hpo.savedmodel.ensemble`) can average."""
+    gone = removed_ids(study)
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    kept = [t for t in complete if feasible(t) and (w := StoredWeights.of(t)) is not None and w.artifact_id not in gone]
+    return sorted(kept, key=lambda t: accuracy(t) or 0.0, reverse=True)
 
 
 @dataclass(frozen=True)

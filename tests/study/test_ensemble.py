@@ -198,3 +198,17 @@ def test_a_wrong_export_section_is_one_line(synth_dir: Path, tmp_path: Path, tab
     with pytest.raises(ConfigError, match=message) as info:
         load_config(toml)
     assert "\n" not in str(info.value) and "[export]" in str(info.value)
+
+
+def test_weights_removed_by_prune_are_not_candidates(
+    art: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`hpo artifacts prune --keep-best 1` (or [artifacts] keep_best) leaves one trial to average."""
+    from hpo.cli import main
+
+    toml = _with_export(art, tmp_path, 3)
+    assert main(["artifacts", "prune", str(toml), "--keep-best", "1"]) == 0
+    assert main(["export", str(toml), "--out", str(tmp_path / "model"), "--no-progress"]) == 0
+    metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
+    assert metrics["members"] == [art["study"].best_trial().number]
+    capsys.readouterr()
