@@ -9,13 +9,13 @@ non-JSON or garbled file is a one-line `ModelFileError` naming the file and the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from hpo.errors import ModelFileError
 from hpo.fsutil import read_json, write_json
+from hpo.records.reader import AGAIN, Reader
 
 __all__ = [
     "CARD_FILE",
@@ -37,83 +37,6 @@ LABELS_FILE = "labels.json"
 PREPROCESS_FILE = "preprocess.json"
 METRICS_FILE = "metrics.json"
 CARD_FILE = "MODEL_CARD.md"
-_AGAIN = "export the model again"
-
-
-def _shown(value: Any) -> str:
-    """A JSON value in words, short enough for a one-line message."""
-    if value is None:
-        return "null"
-    kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "an object"}
-    text = repr(value)
-    return f"{kind.get(type(value), type(value).__name__)} ({text[:40] + '...' if len(text) > 40 else text})"
-
-
-@dataclass(frozen=True)
-class _Reader:
-    """One JSON object of ``source``, read key by key; ``at``: its key path (``test.per_class[2]``).
-
-    Every wrong value is a `ModelFileError` naming ``source`` and the full key."""
-
-    source: str
-    obj: Mapping[str, Any]
-    at: str = ""
-
-    @classmethod
-    def of(cls, source: str, value: Any, at: str = "") -> _Reader:
-        if not isinstance(value, dict):
-            where = repr(at) if at else "the top level"
-            raise ModelFileError(f"{source}: {where} is {_shown(value)}, not a JSON object — {_AGAIN}")
-        return cls(source, value, at)
-
-    def key(self, name: str) -> str:
-        return f"{self.at}.{name}" if self.at else name
-
-    def wrong(self, key: str, value: Any, wanted: str) -> ModelFileError:
-        return ModelFileError(f"{self.source}: {key!r} is {_shown(value)}, not {wanted} — {_AGAIN}")
-
-    def raw(self, name: str) -> Any:
-        if name not in self.obj:
-            raise ModelFileError(f"{self.source} lacks the key {self.key(name)!r} — {_AGAIN}")
-        return self.obj[name]
-
-    def integer(self, name: str) -> int:
-        value = self.raw(name)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.wrong(self.key(name), value, "an integer")
-        return value
-
-    def number(self, name: str) -> float:
-        value = self.raw(name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.wrong(self.key(name), value, "a number")
-        return float(value)
-
-    def text(self, name: str) -> str:
-        value = self.raw(name)
-        if not isinstance(value, str):
-            raise self.wrong(self.key(name), value, "a string")
-        return value
-
-    def flag(self, name: str) -> bool:
-        value = self.raw(name)
-        if not isinstance(value, bool):
-            raise self.wrong(self.key(name), value, "true or false")
-        return value
-
-    def child(self, name: str) -> _Reader:
-        return _Reader.of(self.source, self.raw(name), self.key(name))
-
-    def items(self, name: str) -> list[Any]:
-        value = self.raw(name)
-        if not isinstance(value, list):
-            raise self.wrong(self.key(name), value, "a list")
-        return value
-
-    def counts(self, name: str) -> dict[str, int]:
-        """An object of integers (``split_sizes``)."""
-        sub = self.child(name)
-        return {k: sub.integer(k) for k in sub.obj}
 
 
 @dataclass(frozen=True)
@@ -128,7 +51,7 @@ class ClassScore:
     support: int
 
     @classmethod
-    def _read(cls, r: _Reader) -> ClassScore:
+    def _read(cls, r: Reader) -> ClassScore:
         return cls(r.text("label"), r.number("precision"), r.number("recall"), r.number("f1"), r.integer("support"))
 
 
@@ -155,11 +78,11 @@ class ClassificationReport:
         }
 
     @classmethod
-    def _read(cls, r: _Reader) -> ClassificationReport:
+    def _read(cls, r: Reader) -> ClassificationReport:
         accuracy, n = r.number("accuracy"), r.integer("n")
         at = r.key("per_class")
         per_class = tuple(
-            ClassScore._read(_Reader.of(r.source, c, f"{at}[{i}]")) for i, c in enumerate(r.items("per_class"))
+            ClassScore._read(Reader.of(r.source, c, f"{at}[{i}]")) for i, c in enumerate(r.items("per_class"))
         )
         macro_f1, matrix, k = r.number("macro_f1"), r.items("confusion_matrix"), len(per_class)
         if len(matrix) != k or any(not isinstance(row, list) or len(row) != k for row in matrix):
@@ -180,15 +103,15 @@ class TFLiteVariant:
     test_accuracy: float
 
     @classmethod
-    def _read(cls, r: _Reader) -> TFLiteVariant:
+    def _read(cls, r: Reader) -> TFLiteVariant:
         return cls(r.text("file"), r.number("size_mb"), r.number("test_accuracy"))
 
 
-def _variants(r: _Reader) -> dict[str, TFLiteVariant]:
+def _variants(r: Reader) -> dict[str, TFLiteVariant]:
     return {q: TFLiteVariant._read(r.child(q)) for q in r.obj}
 
 
-def _numbers(r: _Reader, name: str) -> list[int]:
+def _numbers(r: Reader, name: str) -> list[int]:
     values = r.items(name)
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         raise r.wrong(r.key(name), values, "a list of trial numbers")
@@ -259,7 +182,7 @@ class ExportMetrics:
     def from_json(cls, data: Any, source: str | Path = METRICS_FILE) -> ExportMetrics:
         """The record from a parsed ``metrics.json``; a `ModelFileError` naming ``source`` and the
         first missing or garbled key otherwise. Keys this version does not know are ignored."""
-        r = _Reader.of(str(source), data)
+        r = Reader.of(str(source), data)
         return cls(
             study=r.text("study"),
             trial=r.integer("trial"),
@@ -297,7 +220,7 @@ class ExportMetrics:
         except FileNotFoundError:
             raise ModelFileError(f"{file} is missing — point at a folder written by `hpo export`") from None
         except OSError as exc:
-            raise ModelFileError(f"cannot read {file} ({exc.strerror or exc}) — {_AGAIN}") from None
+            raise ModelFileError(f"cannot read {file} ({exc.strerror or exc}) — {AGAIN}") from None
         except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
-            raise ModelFileError(f"{file} is not JSON ({exc}) — {_AGAIN}") from None
+            raise ModelFileError(f"{file} is not JSON ({exc}) — {AGAIN}") from None
         return cls.from_json(data, file)
