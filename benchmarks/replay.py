@@ -14,8 +14,9 @@ a network that was really trained, with its own curve, so a replay never scores 
 than anything measured (a surrogate fitted on ~50 noisy points would invent an optimum), and the
 regret is exact against the table; the price is that the space is as coarse as the table is small.
 
-The trial then "trains": each epoch costs its recorded CPU seconds / the table machine's CPUs
-(2: what the epoch takes on a quiet 2-CPU machine), reports its val accuracy to the pruner as
+The trial then "trains": each epoch costs its recorded CPU seconds / `CPU_PER_WALL` (what the
+epoch takes on a quiet 2-CPU machine; the table is grown beside other work, so its wall seconds
+count that work too), reports its val accuracy to the pruner as
 `KerasPruningCallback` does, stops early after ``[training] early_stopping_patience`` epochs without
 a better val accuracy, and a completed trial is worth its best val epoch (and that epoch's test
 accuracy, as the weights kept would score). At each budget B (simulated minutes, one worker) the
@@ -50,7 +51,9 @@ from hpo.records.trial import baseline_attrs
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 warnings.filterwarnings("ignore", category=FutureWarning, module="optuna")  # CmaEsSampler x0: deprecated, kept
 DATA = Path(__file__).resolve().parent / "data"
-CPUS = 2
+#: CPU seconds a trial's process spends per wall second on a quiet 2-CPU machine: the preset's epoch
+#: took 10.2 s there (BENCHMARKS.md, bf16 on an AVX512-BF16 CPU, float32 rows) and 14.8 CPU s in the table
+CPU_PER_WALL = 1.45
 
 
 class Table:
@@ -118,7 +121,7 @@ def replay_one(table: Table, config: StudyConfig, method: Method, seed: int, hor
         baseline = bool(trial.user_attrs.get("baseline"))
         best, since, state = -1.0, 0, TrialState.COMPLETE
         for epoch, value in enumerate(row["val"]):
-            clock += row["cpu_seconds"][epoch] / CPUS
+            clock += row["cpu_seconds"][epoch] / CPU_PER_WALL
             trial.report(value, epoch)
             best, since = (value, 0) if value > best else (best, since + 1)
             if not baseline and trial.should_prune():
