@@ -44,7 +44,7 @@ def fill(db: Path, name: str, toml: Path, n: int, objectives: int) -> float:
     directions = ["maximize", "minimize"][:objectives]
     target = optuna.create_study(study_name=name, storage=url, directions=directions)
     trials = synthetic_trials(load_config(toml), n, seed=n)
-    if objectives == 2:  # val accuracy against a cost: params × a random factor, no pruning (Optuna can't)
+    if objectives == 2:  # val accuracy against a cost: params times a random factor, no pruning (Optuna can't)
         trials = [_two_objective(t) for t in trials]
     for start in range(0, n, 1000):
         target.add_trials(trials[start : start + 1000])

@@ -28,11 +28,12 @@ def _trials(args: argparse.Namespace) -> int:
 
 
 def _best(args: argparse.Namespace) -> int:
+    from hpo.report.sample import TrialView
     from hpo.report.summary import format_summary, study_summary
     from hpo.study.study import load_study
 
     config = study_config(args)
-    summary = study_summary(load_study(config), config)
+    summary = study_summary(TrialView(load_study(config)), config)  # the trials read once, in one SQL pass
     print(json.dumps(summary, default=str) if args.json else format_summary(summary))
     return 0
 

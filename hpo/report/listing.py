@@ -1,7 +1,7 @@
 """`hpo trials`: which trials, in which order, how many — and one JSON object a line for pipes.
 
-The states are filtered by the storage (Optuna's ``get_all_trials(states=...)`` puts them in the
-query); sorting and the limit are applied to the rows, which hold only what a row prints."""
+The trials are read in one pass of SQL on an SQLite or Postgres study (`hpo.report.rows`);
+sorting and the limit are applied to the rows."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hpo.errors import HpoError
+from hpo.report.rows import read_trials
 from hpo.report.summary import TrialSummary, trial_record
 
 __all__ = ["SORT_KEYS", "TrialQuery", "json_lines", "parse_states"]
@@ -70,7 +71,7 @@ class TrialQuery:
 
     def trials(self, study: optuna.Study) -> list[FrozenTrial]:
         """The study's trials in these states (filtered by the storage), sorted, cut to the limit."""
-        found = study.get_trials(deepcopy=False, states=self.states)
+        found = read_trials(study, self.states)
         if self.sort != "number":
             rows = {t.number: trial_record(t) for t in found}
             found = sorted(found, key=lambda t: _key(self.sort, rows[t.number]), reverse=True)

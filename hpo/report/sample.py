@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from hpo.report.rows import read_trials
+
 __all__ = ["KEEP_BEST", "MAX_POINTS", "Sample", "TrialView", "sample_trials"]
 
 #: trials one figure draws at most (each a marker or a line)
@@ -30,7 +32,9 @@ class TrialView(optuna.Study):
 
     def __init__(self, study: optuna.Study, trials: list[FrozenTrial] | None = None) -> None:
         super().__init__(study.study_name, study._storage, sampler=study.sampler, pruner=study.pruner)
-        self._fixed = study.get_trials(deepcopy=False) if trials is None else sorted(trials, key=lambda t: t.number)
+        if trials is None:
+            trials = study.get_trials(deepcopy=False) if isinstance(study, TrialView) else read_trials(study)
+        self._fixed = sorted(trials, key=lambda t: t.number)
 
     def _get_trials(
         self, deepcopy: bool = True, states: Container[TrialState] | None = None, use_cache: bool = False

@@ -55,3 +55,20 @@ def test_trials_bad_options_are_one_line(tmp_path: Path) -> None:
     assert_user_error(run_hpo("trials", toml, "--state", "done"), "--state 'done'", "complete")
     assert_user_error(run_hpo("trials", toml, "--sort", "lr"), "--sort 'lr'", "val_accuracy")
     assert_user_error(run_hpo("trials", toml, "--limit", "0"), "--limit must be at least 1, got 0")
+
+
+def test_the_sql_reader_reads_what_optuna_reads(tmp_path: Path) -> None:
+    from hpo.config import load_config
+    from hpo.report.rows import read_trials
+
+    cfg = load_config(_toml(tmp_path))
+    study = optuna.load_study(study_name="listing", storage=cfg.study.storage)
+    study.set_user_attr("x", 1)
+    trial = study.ask()
+    trial.set_user_attr("note", {"a": [1, 2]})
+    study.tell(trial, float("inf"))
+    fields = ("number", "state", "values", "params", "distributions", "intermediate_values", "user_attrs",
+              "datetime_start", "datetime_complete", "constraints")  # fmt: skip
+    ours, theirs = read_trials(study), study.get_trials(deepcopy=False)
+    assert [[getattr(t, f) for f in fields] for t in ours] == [[getattr(t, f) for f in fields] for t in theirs]
+    assert [t.number for t in read_trials(study, (TrialState.PRUNED,))] == [5]
