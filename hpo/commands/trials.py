@@ -38,6 +38,11 @@ def _best(args: argparse.Namespace) -> int:
     return 0
 
 
+def _study_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("study", metavar="STUDY.toml", help="study file")
+    p.add_argument("--storage", metavar="URL", help=f"storage URL (overrides the file){ENV_HELP}")
+
+
 def register(sub: Any) -> None:
     from hpo.report.listing import SORT_KEYS
 
@@ -52,8 +57,7 @@ def register(sub: Any) -> None:
             "line instead, for jq, grep or head."
         ),
     )
-    t.add_argument("study", metavar="STUDY.toml", help="study file")
-    t.add_argument("--storage", metavar="URL", help=f"storage URL (overrides the file){ENV_HELP}")
+    _study_args(t)
     t.add_argument(
         "--state", metavar="STATES", help="only these states, comma-separated: complete,pruned,fail,running,waiting"
     )
@@ -70,7 +74,6 @@ def register(sub: Any) -> None:
             "the Pareto front of a two-objective study. --json prints it as one JSON object on one line."
         ),
     )
-    b.add_argument("study", metavar="STUDY.toml", help="study file")
-    b.add_argument("--storage", metavar="URL", help=f"storage URL (overrides the file){ENV_HELP}")
+    _study_args(b)
     b.add_argument("--json", action="store_true", help="one JSON object on one line")
     b.set_defaults(func=_best)
