@@ -50,8 +50,8 @@ class Curves:
             return "Val accuracy per epoch; dotted orange: pruned trials."
         return (
             f"Shaded: the middle 80 % (10th to 90th percentile) of all {len(self.trials):,} trials per epoch and "
-            f"state, with its median dashed; lines: {self.limit:,} trials, the {len(self.best):,} most accurate, "
-            "the baseline and a fixed random share of the others; dotted orange: pruned trials."
+            f"state, with its median dashed; lines: {self.limit:,} trials — the most accurate, the baseline (and "
+            "the Pareto front) always, a fixed random share of the others; dotted orange: pruned trials."
         )
 
     def _drawn(self) -> list[tuple[FrozenTrial, dict[int, float]]]:
