@@ -9,13 +9,15 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-import optuna
-from optuna.trial import FrozenTrial, TrialState
+from typing import TYPE_CHECKING
 
 from hpo.errors import HpoError
-from hpo.report.rows import read_trials
-from hpo.report.summary import TrialSummary, trial_record
+
+if TYPE_CHECKING:  # `hpo --help` builds this module's help without importing Optuna
+    import optuna
+    from optuna.trial import FrozenTrial, TrialState
+
+    from hpo.report.summary import TrialSummary
 
 __all__ = ["SORT_KEYS", "TrialQuery", "json_lines", "parse_states"]
 
@@ -30,6 +32,8 @@ SORT_KEYS = {
 
 def parse_states(raw: str | None) -> tuple[TrialState, ...] | None:
     """``"complete,pruned"`` -> those states; None -> every state; a bad name is one line."""
+    from optuna.trial import TrialState
+
     if raw is None:
         return None
     names = [n.strip().upper() for n in raw.split(",") if n.strip()]
@@ -71,6 +75,9 @@ class TrialQuery:
 
     def trials(self, study: optuna.Study) -> list[FrozenTrial]:
         """The study's trials in these states (filtered by the storage), sorted, cut to the limit."""
+        from hpo.report.rows import read_trials
+        from hpo.report.summary import trial_record
+
         found = read_trials(study, self.states)
         if self.sort != "number":
             rows = {t.number: trial_record(t) for t in found}
@@ -80,5 +87,7 @@ class TrialQuery:
 
 def json_lines(trials: list[FrozenTrial]) -> Iterator[str]:
     """One JSON object per trial (`TrialSummary`), a line each: ``hpo trials X --json | jq ...``."""
+    from hpo.report.summary import trial_record
+
     for t in trials:
         yield json.dumps(trial_record(t), default=str)
