@@ -17,6 +17,7 @@ from hpo.commands import data as data_cmd
 from hpo.commands import init as init_cmd
 from hpo.commands import model as model_cmd
 from hpo.commands import search as search_cmd
+from hpo.commands import trials as trials_cmd
 from hpo.commands import watch as watch_cmd
 from hpo.commands import worker as worker_cmd
 from hpo.errors import DiskFull, HpoError
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     init_cmd.register(sub)
     data_cmd.register(sub)
     search_cmd.register(sub)
+    trials_cmd.register(sub)
     worker_cmd.register(sub)
     model_cmd.register(sub)
     artifacts_cmd.register(sub)

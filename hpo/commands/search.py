@@ -1,9 +1,8 @@
-"""`hpo search | trials | best`."""
+"""`hpo search`."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import time
@@ -146,28 +145,6 @@ def _search(args: argparse.Namespace) -> int:
     return code
 
 
-def _trials(args: argparse.Namespace) -> int:
-    from hpo.report.summary import format_trials, trial_record
-    from hpo.study.study import load_study
-
-    study = load_study(study_config(args))
-    if args.json:
-        print(json.dumps([trial_record(t) for t in study.get_trials(deepcopy=False)], indent=1, default=str))
-    else:
-        print(format_trials(study))
-    return 0
-
-
-def _best(args: argparse.Namespace) -> int:
-    from hpo.report.summary import format_summary, study_summary
-    from hpo.study.study import load_study
-
-    config = study_config(args)
-    summary = study_summary(load_study(config), config)
-    print(json.dumps(summary, indent=1, default=str) if args.json else format_summary(summary))
-    return 0
-
-
 def register(sub: Any) -> None:
     s = sub.add_parser(
         "search",
@@ -194,13 +171,3 @@ def register(sub: Any) -> None:
     s.add_argument("--gpus", metavar="IDS", help="GPU ids, one per worker, e.g. 0,1 (default: nvidia-smi's)")
     s.add_argument("--no-progress", action="store_true", help="no progress bars")
     s.set_defaults(func=_search)
-
-    for name, func, text in (
-        ("trials", _trials, "table of every trial: state, val accuracy, epochs, seconds, params"),
-        ("best", _best, "the best trial, the baseline and the study's counts"),
-    ):
-        p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
-        p.add_argument("study", metavar="STUDY.toml", help="study file")
-        p.add_argument("--storage", metavar="URL", help=f"storage URL (overrides the file){ENV_HELP}")
-        p.add_argument("--json", action="store_true", help="machine-readable output")
-        p.set_defaults(func=func)

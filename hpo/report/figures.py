@@ -16,7 +16,8 @@ from optuna.trial import TrialState
 
 from hpo.errors import NoPlot
 from hpo.records.export import ExportMetrics
-from hpo.study.study import accuracy, baseline_trial, epochs_run, val_curve
+from hpo.report.curves import STATE_STYLE
+from hpo.study.study import accuracy, baseline_trial, epochs_run
 
 __all__ = [
     "SLICE_PARAMS",
@@ -24,7 +25,6 @@ __all__ = [
     "confusion_figure",
     "has_data",
     "history_figure",
-    "learning_curves",
     "on_accuracy",
     "optuna_figure",
     "pareto_figure",
@@ -33,12 +33,6 @@ __all__ = [
 ]
 
 SLICE_PARAMS = ("learning_rate", "batch_size", "dropout", "l2", "depth")
-_STATE_STYLE = {
-    TrialState.COMPLETE: ("#1f77b4", "solid"),
-    TrialState.PRUNED: ("#ff7f0e", "dot"),
-    TrialState.FAIL: ("#999999", "dash"),
-    TrialState.RUNNING: ("#2ca02c", "solid"),
-}
 
 
 def has_data(fig: go.Figure) -> bool:
@@ -110,39 +104,6 @@ def pareto_figure(study: optuna.Study, cost: str) -> go.Figure:
     return fig
 
 
-def learning_curves(study: optuna.Study) -> go.Figure:
-    """Val accuracy per epoch of every trial; pruned dotted orange, baseline thick black."""
-    fig = go.Figure()
-    shown: set[TrialState] = set()
-    base = baseline_trial(study)
-    for t in study.get_trials(deepcopy=False):
-        curve = val_curve(t)
-        if not curve:
-            continue
-        steps = sorted(curve)
-        color, dash = _STATE_STYLE.get(t.state, ("#999999", "dash"))
-        is_base = base is not None and t.number == base.number
-        fig.add_trace(
-            go.Scatter(
-                x=[s + 1 for s in steps],
-                y=[curve[s] for s in steps],
-                mode="lines+markers",
-                name="baseline" if is_base else t.state.name.lower(),
-                legendgroup="baseline" if is_base else t.state.name,
-                showlegend=is_base or t.state not in shown,
-                line={"color": "black" if is_base else color, "dash": dash, "width": 3 if is_base else 1},
-                marker={"size": 4},
-                hovertemplate=f"trial {t.number} ({t.state.name.lower()})<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>",
-            )
-        )
-        if not is_base:
-            shown.add(t.state)
-    if not fig.data:
-        raise NoPlot("no trial has finished an epoch yet")
-    fig.update_layout(title="Learning curves", xaxis_title="epoch", yaxis_title="val_accuracy")
-    return fig
-
-
 def states_figure(study: optuna.Study, max_epochs: int) -> go.Figure:
     """Trial counts by state, and epochs trained vs. the budget without pruning."""
     trials = study.get_trials(deepcopy=False)
@@ -156,7 +117,7 @@ def states_figure(study: optuna.Study, max_epochs: int) -> go.Figure:
         go.Bar(
             x=[s.name.lower() for s in states],
             y=[sum(t.state == s for t in trials) for s in states],
-            marker_color=[_STATE_STYLE.get(s, ("#999999", ""))[0] for s in states],
+            marker_color=[STATE_STYLE.get(s, ("#999999", ""))[0] for s in states],
         )
     )
     saved = (

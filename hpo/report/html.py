@@ -26,8 +26,10 @@ from hpo.fsutil import shown, write_text
 from hpo.records.export import METRICS_FILE, ExportMetrics
 from hpo.records.owned import owner_above
 from hpo.records.study import ExportRecord
-from hpo.report.figures import SLICE_PARAMS, NoPlot, confusion_figure, learning_curves, per_class_table, states_figure
+from hpo.report.curves import Curves
+from hpo.report.figures import SLICE_PARAMS, NoPlot, confusion_figure, per_class_table, states_figure
 from hpo.report.params import VIZ, StudyViews
+from hpo.report.sample import TrialView
 from hpo.report.summary import format_summary, study_summary
 
 __all__ = ["REPORT_HEAD", "Panel", "build_report", "check_report_out", "default_report_path", "report_panels"]
@@ -55,6 +57,13 @@ class Panel:
     left_out: list[str] = field(default_factory=list)
 
 
+#: trials drawn by figures whose size grows faster than their points: the contour's grid is the
+#: square of its distinct values, the rank plot writes every trial's parameters in each cell
+CONTOUR_POINTS = 300
+RANK_POINTS = 500
+PARALLEL_LINES = 1000
+
+
 def _panel(title: str, build: Callable[[], go.Figure], note: str = "", left_out: list[str] | None = None) -> Panel:
     try:
         return Panel(title, note, build(), left_out=left_out or [])
@@ -68,13 +77,18 @@ def default_report_path(config: StudyConfig) -> Path:
 
 def _study_panels(study: optuna.Study, config: StudyConfig) -> list[Panel]:
     v = StudyViews(study)
+    study = v.study  # the trials, read once
     sliced = [p for p in SLICE_PARAMS if p in v.searched]
     shown = v.in_some_complete(sliced)
+    curves = Curves(study, best=[t.number for t in v.keep])
+    drawn = v.sample().caption()
     panels = [
-        _panel("Optimization history", v.history, "Best val accuracy so far; dashed line: the seed baseline."),
         _panel(
-            "Learning curves", lambda: learning_curves(study), "Val accuracy per epoch; dotted orange: pruned trials."
+            "Optimization history",
+            v.history,
+            "Every trial's val accuracy and the best so far; dashed line: the seed baseline.",
         ),
+        _panel("Learning curves", curves.figure, curves.caption()),
         _panel("Trial states", lambda: states_figure(study, config.training.max_epochs)),
         _panel(
             "Hyperparameter importances",
@@ -85,29 +99,35 @@ def _study_panels(study: optuna.Study, config: StudyConfig) -> list[Panel]:
         ),
         _panel(
             "Contour of the two most important parameters",
-            lambda: v.plot(VIZ.plot_contour, params=v.top(2)),
-            "Val accuracy interpolated between the complete trials (dots).",
+            lambda: v.plot(VIZ.plot_contour, params=v.top(2), limit=CONTOUR_POINTS),
+            _join("Val accuracy interpolated between the complete trials (dots).", v.sample(CONTOUR_POINTS).caption()),
         ),
         _panel(
             "Rank of the most important parameters",
-            lambda: v.plot(VIZ.plot_rank, params=v.top(3)),
-            "Each complete trial at its parameter values, coloured by val accuracy: where the good trials gather.",
+            lambda: v.plot(VIZ.plot_rank, params=v.top(3), limit=RANK_POINTS),
+            _join(
+                "Each complete trial at its parameter values, coloured by val accuracy: where the good trials gather.",
+                v.sample(RANK_POINTS).caption(),
+            ),
         ),
         _panel(
             "Parallel coordinates",
-            lambda: v.plot(VIZ.plot_parallel_coordinate),
-            "One line per complete trial; a trial without a switchable parameter sits on that axis's 'None' tick.",
+            lambda: v.plot(VIZ.plot_parallel_coordinate, limit=PARALLEL_LINES),
+            _join(
+                "One line per complete trial; a trial without a switchable parameter sits on that axis's 'None' tick.",
+                v.sample(PARALLEL_LINES).caption(),
+            ),
             v.left_out(sorted(v.searched), somewhere=False),
         ),
         _panel(
             "Slices",
             lambda: v.slices(sliced),
-            f"Val accuracy against {', '.join(shown)}." if shown else "",
+            _join(f"Val accuracy against {', '.join(shown)}." if shown else "", drawn),
             v.left_out(sliced, somewhere=True),
         ),
         _panel(
             "Empirical distribution of val accuracy",
-            lambda: v.plot(VIZ.plot_edf, n=2),
+            lambda: v.plot(VIZ.plot_edf, n=2, limit=None),
             "Share of complete trials at or below each val accuracy: the further right the curve rises, "
             "the more of the search found good models.",
         ),
@@ -118,8 +138,12 @@ def _study_panels(study: optuna.Study, config: StudyConfig) -> list[Panel]:
             f"Each point a trial: val accuracy against {cost}; the front is the trials no other beats on "
             "both. Multi-objective studies are not pruned (Optuna can't), trials stop early instead."
         )
-        panels.insert(0, _panel("Pareto front", lambda: v.pareto(cost), note))
+        panels.insert(0, _panel("Pareto front", lambda: v.pareto(cost), _join(note, drawn)))
     return panels
+
+
+def _join(note: str, caption: str) -> str:
+    return f"{note} {caption}".strip()
 
 
 def _export_metrics(study: optuna.Study, config: StudyConfig) -> ExportMetrics:
@@ -206,6 +230,7 @@ def check_report_out(out: Path) -> None:
 def build_report(study: optuna.Study, config: StudyConfig, out: Path) -> Path:
     """Write the report to ``out`` (new, or a report hpo wrote: `check_report_out`) and return it."""
     check_report_out(out)
+    study = TrialView(study)  # one read of the storage for every section
     panels = report_panels(study, config)
     first = next((i for i, p in enumerate(panels) if p.figure is not None), -1)
     sections = "".join(_section(p, i == first) for i, p in enumerate(panels))

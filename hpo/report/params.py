@@ -19,7 +19,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpo.config.space import DIMENSIONS, SWITCH_SUFFIX, switch_param
 from hpo.report.figures import NoPlot, history_figure, on_accuracy, optuna_figure, pareto_figure
-from hpo.study.study import accuracy
+from hpo.report.sample import KEEP_BEST, MAX_POINTS, Sample, TrialView, sample_trials
+from hpo.study.study import accuracy, baseline_trial, pareto_front
 
 __all__ = [
     "VIZ",
@@ -83,11 +84,27 @@ class StudyViews:
     (`NoPlot`), and the parameters each one leaves out."""
 
     def __init__(self, study: optuna.Study) -> None:
-        self.study = study
-        self.complete = complete_trials(study)
-        names = {p for t in study.get_trials(deepcopy=False) for p in t.params}
+        self.study = study if isinstance(study, TrialView) else TrialView(study)  # read once
+        self.complete = complete_trials(self.study)
+        self._samples: dict[int, Sample] = {}
+        names = {p for t in self.study.get_trials(deepcopy=False) for p in t.params}
         #: every parameter name of the study's trials, and those a switch (``l2_on``) turns on
         self.searched = names | {p.removesuffix(SWITCH_SUFFIX) for p in names if p.endswith(SWITCH_SUFFIX)}
+
+    @cached_property
+    def keep(self) -> list[FrozenTrial]:
+        """The trials every figure draws: the `KEEP_BEST` most accurate complete ones, the baseline
+        and, with two objectives, the Pareto front."""
+        best = sorted(self.complete, key=lambda t: -(accuracy(t) or 0.0))[:KEEP_BEST]
+        base = baseline_trial(self.study)
+        front = pareto_front(self.study) if len(self.study.directions) > 1 else []
+        return best + front + ([base] if base is not None else [])
+
+    def sample(self, limit: int = MAX_POINTS) -> Sample:
+        """At most ``limit`` complete trials for a figure of one mark per trial (`sample_trials`)."""
+        if limit not in self._samples:
+            self._samples[limit] = sample_trials(self.study, self.keep, limit=limit)
+        return self._samples[limit]
 
     def left_out(self, names: list[str], *, somewhere: bool) -> list[str]:
         """Why each of ``names`` is missing from the complete trials: from any of them
@@ -112,9 +129,12 @@ class StudyViews:
             plural = "s" if n > 1 else ""
             raise NoPlot(f"needs {n} complete trial{plural}; the study has {describe_states(self.study)}")
 
-    def plot(self, make: Callable[..., go.Figure], n: int = 1, **kw: Any) -> go.Figure:
+    def plot(
+        self, make: Callable[..., go.Figure], n: int = 1, *, limit: int | None = MAX_POINTS, **kw: Any
+    ) -> go.Figure:
+        """An Optuna figure of at most ``limit`` complete trials (`sample`), or of all (None)."""
         self.need(n)
-        return optuna_figure(make, self.study, **self.acc, **kw)
+        return optuna_figure(make, self.study if limit is None else self.sample(limit).study, **self.acc, **kw)
 
     def need_spread(self) -> None:
         """Importances need two complete trials that differ in val accuracy."""
@@ -161,4 +181,4 @@ class StudyViews:
 
     def pareto(self, cost: str) -> go.Figure:
         self.need(1)
-        return pareto_figure(self.study, cost)
+        return pareto_figure(self.sample().study, cost)

@@ -142,11 +142,11 @@ def format_value(v: Any) -> str:
     return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
-def format_trials(study: optuna.Study) -> str:
-    """A table of all trials, one row each."""
+def format_trials(trials: list[FrozenTrial]) -> str:
+    """A table of ``trials``, one row each."""
     header = f"{'#':>4}  {'state':<8} {'val_acc':>8} {'epochs':>6} {'secs':>7}  params"
     rows = [header]
-    for t in study.get_trials(deepcopy=False):
+    for t in trials:
         r = trial_record(t)
         acc = f"{r['val_accuracy']:.4f}" if r["val_accuracy"] is not None else "-"
         secs = f"{r['seconds']:.1f}" if r["seconds"] is not None else "-"
