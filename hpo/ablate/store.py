@@ -10,7 +10,7 @@ No TensorFlow here.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import optuna
@@ -62,10 +62,11 @@ class Plan:
 
     @classmethod
     def of(cls, study: optuna.Study) -> Plan | None:
-        value = study.user_attrs.get(PLAN_ATTR)
-        if not isinstance(value, dict) or any(f.name not in value for f in fields(cls)):
+        """The study's latest plan; None when it has none (or one this version does not read)."""
+        try:
+            return cls(**study.user_attrs[PLAN_ATTR])
+        except (KeyError, TypeError):
             return None
-        return cls(**{f.name: value[f.name] for f in fields(cls)})
 
 
 class Results:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from hpo.commands.search import ENV_HELP
@@ -25,8 +26,41 @@ terminals or hosts on one storage shares the work, and the dashboard shows it. `
 the path as a waterfall and `hpo export` names its three largest gains in the model card."""
 
 
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "ablate",
+        help="measure which of the best trial's settings carried its gain (greedy ablation path)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("study", metavar="STUDY.toml", help="study file of a finished search")
+    p.add_argument("--from", dest="source", default="baseline", metavar="baseline|preset|TRIAL",
+                   help="source configuration: the seed baseline (default), the first [[study.enqueue]] "
+                        "preset, or a trial number")  # fmt: skip
+    p.add_argument("--to", dest="target", default="best", metavar="best|TRIAL",
+                   help="target: the best complete trial (default) or a trial number")  # fmt: skip
+    p.add_argument("--seeds", type=int, default=1, metavar="K",
+                   help="seeds per configuration (mean ± sd; fewer when --budget-min cannot afford K)")  # fmt: skip
+    p.add_argument("--budget-min", type=float, metavar="M",
+                   help="minutes: stop after the last step that fits (from the target's training time)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="JSON lines (one per step, then one for the path) on stdout")
+    p.add_argument("--storage", metavar="URL", help=f"storage URL (overrides the file){ENV_HELP}")
+    p.add_argument("--data", metavar="DIR", help="prepared folder or class folder, instead of [data] source")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_ablate)
+
+
 def _print_err(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+def _epoch_line(emit: Callable[[str], None]) -> Callable[[int, int, int, float | None], None]:
+    """-v: one line per epoch of the training under way."""
+
+    def line(trial: int, epoch: int, epochs: int, value: float | None) -> None:
+        emit(f"    trial {trial} epoch {epoch}/{epochs}" + (f" val {value:.4f}" if value is not None else ""))
+
+    return line
 
 
 def _ablate(args: argparse.Namespace) -> int:
@@ -59,7 +93,8 @@ def _ablate(args: argparse.Namespace) -> int:
     data = study.data(args.data, progress=not args.no_progress)
     install_signal_handlers()
     try:
-        outcome = run_ablation(config, data, plan, estimate_s=estimate, budget_s=budget_s, emit=emit)
+        outcome = run_ablation(config, data, plan, estimate_s=estimate, budget_s=budget_s, emit=emit,
+                               on_epoch=_epoch_line(emit) if args.verbose else None)  # fmt: skip
     except SearchInterrupted as exc:
         emit(f"Stopped by signal ({exc}). Run the same command again to resume.")
         return interrupted_exit_code()
@@ -72,27 +107,3 @@ def _ablate(args: argparse.Namespace) -> int:
     wall = format_duration(time.perf_counter() - started)
     emit(f"Wall time {wall}, {outcome.trained} training(s) here. Next: hpo report {args.study}")
     return 0
-
-
-def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "ablate",
-        help="measure which of the best trial's settings carried its gain (greedy ablation path)",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("study", metavar="STUDY.toml", help="study file of a finished search")
-    p.add_argument("--from", dest="source", default="baseline", metavar="baseline|preset|TRIAL",
-                   help="source configuration: the seed baseline (default), the first [[study.enqueue]] "
-                        "preset, or a trial number")  # fmt: skip
-    p.add_argument("--to", dest="target", default="best", metavar="best|TRIAL",
-                   help="target: the best complete trial (default) or a trial number")  # fmt: skip
-    p.add_argument("--seeds", type=int, default=1, metavar="K",
-                   help="seeds per configuration (mean ± sd; fewer when --budget-min cannot afford K)")  # fmt: skip
-    p.add_argument("--budget-min", type=float, metavar="M",
-                   help="minutes: stop after the last step that fits (from the target's training time)")  # fmt: skip
-    p.add_argument("--json", action="store_true", help="JSON lines (one per step, then one for the path) on stdout")
-    p.add_argument("--storage", metavar="URL", help=f"storage URL (overrides the file){ENV_HELP}")
-    p.add_argument("--data", metavar="DIR", help="prepared folder or class folder, instead of [data] source")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(func=_ablate)
