@@ -66,7 +66,7 @@ bench-peers: install ## hpo (bench-accuracy) vs KerasTuner Hyperband, same split
 	$(BIN)/python benchmarks/peers.py
 
 bench-ablation: install ## after bench-accuracy: which of the best trial's choices mattered (~7 min per choice on 2 CPUs)
-	$(BIN)/python benchmarks/ablation.py models/bench-cifar10-mini/study.db --control-seeds 3
+	$(BIN)/hpo ablate studies/cifar10-mini.toml --storage sqlite:///models/bench-cifar10-mini/study.db --seeds 3
 
 bench-formats: install ## SavedModel vs TFLite of the bench-accuracy export
 	$(BIN)/python benchmarks/export_formats.py models/bench-cifar10-mini/searched --prepared studies/cifar10-mini/prepared-32px

@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 from hpo import __version__
+from hpo.commands import ablate as ablate_cmd
 from hpo.commands import artifacts as artifacts_cmd
 from hpo.commands import data as data_cmd
 from hpo.commands import init as init_cmd
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     model_cmd.register(sub)
     artifacts_cmd.register(sub)
     watch_cmd.register(sub)
+    ablate_cmd.register(sub)
     for command in _subcommands(parser):
         _global_flags(command, default=argparse.SUPPRESS)  # `hpo trials X -v` == `hpo -v trials X`
     return parser

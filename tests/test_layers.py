@@ -15,15 +15,16 @@ ROOT = Path(hpo.__file__).parent
 #: room -> the rooms it must never import (the arrows of ../shared/GUIDE.md, read upwards)
 ABOVE = {
     "hpo.errors": ("hpo.",),
-    "hpo.records": ("hpo.model", "hpo.study", "hpo.workers", "hpo.savedmodel", "hpo.report", "hpo.init"),
-    "hpo.data": ("hpo.model", "hpo.study", "hpo.workers", "hpo.savedmodel", "hpo.report", "hpo.init"),
-    "hpo.config": ("hpo.study", "hpo.workers", "hpo.savedmodel", "hpo.report", "hpo.init"),
-    "hpo.model": ("hpo.study", "hpo.workers", "hpo.savedmodel", "hpo.report", "hpo.init"),
-    "hpo.workers": ("hpo.study", "hpo.savedmodel", "hpo.report", "hpo.init"),
-    "hpo.study": ("hpo.savedmodel", "hpo.report", "hpo.init"),
+    "hpo.records": ("hpo.model", "hpo.study", "hpo.ablate", "hpo.workers", "hpo.savedmodel", "hpo.report", "hpo.init"),
+    "hpo.data": ("hpo.model", "hpo.study", "hpo.ablate", "hpo.workers", "hpo.savedmodel", "hpo.report", "hpo.init"),
+    "hpo.config": ("hpo.study", "hpo.ablate", "hpo.workers", "hpo.savedmodel", "hpo.report", "hpo.init"),
+    "hpo.model": ("hpo.study", "hpo.ablate", "hpo.workers", "hpo.savedmodel", "hpo.report", "hpo.init"),
+    "hpo.workers": ("hpo.study", "hpo.ablate", "hpo.savedmodel", "hpo.report", "hpo.init"),
+    "hpo.study": ("hpo.ablate", "hpo.savedmodel", "hpo.report", "hpo.init"),
+    "hpo.ablate": ("hpo.savedmodel", "hpo.report", "hpo.init"),
     "hpo.savedmodel": ("hpo.report", "hpo.init"),
     "hpo.report": ("hpo.savedmodel", "hpo.init"),
-    "hpo.init": ("hpo.study", "hpo.workers", "hpo.savedmodel", "hpo.report"),
+    "hpo.init": ("hpo.study", "hpo.ablate", "hpo.workers", "hpo.savedmodel", "hpo.report"),
 }
 TOP = ("hpo.commands", "hpo.api", "hpo.cli")  # only these, and the package's lazy names, import everything
 

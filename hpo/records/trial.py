@@ -15,7 +15,11 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-__all__ = ["StoredWeights", "TrialRecord", "baseline_attrs", "is_baseline", "write"]
+__all__ = ["IDENTITY", "StoredWeights", "TrialRecord", "baseline_attrs", "is_baseline", "write"]
+
+#: the fields that say what a trial *is*, set when it is enqueued: a retry keeps them (the others
+#: record one run of it)
+IDENTITY = frozenset({"baseline", "seed", "ablation_config", "ablation_step"})
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,9 @@ class TrialRecord:
     seconds_per_epoch: float | None = None
     val_accuracy_curve: list[float] | None = None  # per epoch; multi-objective trials only
     weights: dict[str, Any] | None = None  # `StoredWeights`, written in one step once its upload finished
+    seed: int | None = None  # the training seed, where not [study] seed + trial number (an ablation's)
+    ablation_config: dict[str, Any] | None = None  # `hpo ablate`: the configuration (Optuna params) trained
+    ablation_step: int | None = None  # `hpo ablate`: the step of the path it was enqueued for
 
     @classmethod
     def of(cls, trial: FrozenTrial | optuna.Trial) -> TrialRecord:

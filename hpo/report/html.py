@@ -26,6 +26,7 @@ from hpo.fsutil import shown, write_text
 from hpo.records.export import METRICS_FILE, ExportMetrics
 from hpo.records.owned import owner_above
 from hpo.records.study import ExportRecord
+from hpo.report.ablation import ablation_section
 from hpo.report.curves import Curves
 from hpo.report.figures import SLICE_PARAMS, NoPlot, confusion_figure, per_class_table, states_figure
 from hpo.report.params import VIZ, StudyViews
@@ -182,9 +183,19 @@ def _export_panels(study: optuna.Study, config: StudyConfig) -> list[Panel]:
     ]
 
 
+def _ablation_panels(study: optuna.Study) -> list[Panel]:
+    """The path `hpo ablate` measured, when the study has an ablation."""
+    title = "What mattered: the ablation path"
+    try:
+        found = ablation_section(study)
+    except NoPlot as exc:
+        return [Panel(title, why_not=str(exc))]
+    return [] if found is None else [Panel(title, found[0], found[1])]
+
+
 def report_panels(study: optuna.Study, config: StudyConfig) -> list[Panel]:
     """Every section of the report, in order."""
-    return _study_panels(study, config) + _export_panels(study, config)
+    return _study_panels(study, config) + _ablation_panels(study) + _export_panels(study, config)
 
 
 def _section(panel: Panel, with_plotly: bool) -> str:

@@ -25,6 +25,7 @@ import filelock
 import numpy as np
 import optuna
 
+from hpo.ablate.store import find_ablation, stored_path
 from hpo.config import StudyConfig
 from hpo.data.prepared import PreparedData
 from hpo.errors import DiskFull, ExportError, HpoError, OutputError
@@ -180,7 +181,9 @@ def _tflite_variants(folder: Path, data: PreparedData, test: tuple[np.ndarray, n
     return out
 
 
-def _write(folder: Path, config: StudyConfig, data: PreparedData, r: Retrained, tflite: bool) -> ExportMetrics:
+def _write(
+    folder: Path, config: StudyConfig, data: PreparedData, r: Retrained, tflite: bool, study: optuna.Study
+) -> ExportMetrics:
     model = r.model
     test_x, test_y = data.arrays("test")
     if len(test_y) == 0:
@@ -219,7 +222,8 @@ def _write(folder: Path, config: StudyConfig, data: PreparedData, r: Retrained, 
         ensemble_val_accuracy=r.ensemble_val_accuracy,
     )
     metrics.save(folder)
-    write_text(folder / CARD_FILE, model_card(metrics, labels))
+    ablation = find_ablation(study)  # `hpo ablate`'s path, whose largest gains the card names
+    write_text(folder / CARD_FILE, model_card(metrics, labels, stored_path(ablation) if ablation else None))
     write_checksums(folder)  # `hpo predict` refuses a truncated file before TFLite would crash on it
     return metrics
 
@@ -263,7 +267,7 @@ def export_study(
                 log.info("trial %d: retraining on train+val", trial.number)
                 r = retrain(config, data, trial, epochs, progress, build)
             weights = 4 * int(r.model.count_params())
-            metrics = _write(tmp, config, data, r, tflite)
+            metrics = _write(tmp, config, data, r, tflite, study)
             dest = check_export_out(config, out)
             replace_dir(tmp, dest)
     except Exception as exc:  # TensorFlow's writers say ENOSPC in their own exception types

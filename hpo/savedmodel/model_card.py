@@ -8,6 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hpo.ablate.path import Path as AblationPath
+from hpo.ablate.store import Plan
+from hpo.ablate.table import top_settings
 from hpo.data.decode import RESIZE_MODE
 from hpo.data.prepared import ClassInfo
 from hpo.data.scan import ANIMALS10_LABELS
@@ -112,8 +115,21 @@ def _training(m: ExportMetrics) -> str:
     return f"retrained on train+val for {m.epochs} epochs ({m.training_seconds:.0f} s)"
 
 
-def model_card(metrics: ExportMetrics, labels: Sequence[ClassInfo]) -> str:
-    """The card's Markdown text, from what `hpo export` measured."""
+def _mattered(plan: Plan, path: AblationPath) -> list[str]:
+    """The card's "What mattered": the three steps of the study's ablation path that gained most."""
+    top = top_settings(plan, path, 3)
+    done = "" if path.complete else f" (it stopped after step {len(path.steps) - 1}, before the target)"
+    lines = ["", "## What mattered", f"Measured by `hpo ablate` from {plan.source} to trial {plan.target}{done}, "
+             f"{len(plan.seeds)} seed(s) per configuration, val accuracy:", ""]  # fmt: skip
+    lines += [f"{i}. {r.change}: {100 * r.gain:+.1f} points" for i, r in enumerate(top, 1)]
+    return lines if top else [*lines, "No step of the path gained val accuracy."]
+
+
+def model_card(
+    metrics: ExportMetrics, labels: Sequence[ClassInfo], ablation: tuple[Plan, AblationPath] | None = None
+) -> str:
+    """The card's Markdown text, from what `hpo export` measured; ``ablation``: the study's
+    ablation plan and path (`hpo.ablate.store.stored_path`), whose largest gains it names."""
     m = metrics
     names = {item.name for item in labels}
     is_animals10 = names == set(ANIMALS10_LABELS)
@@ -147,6 +163,8 @@ def model_card(metrics: ExportMetrics, labels: Sequence[ClassInfo]) -> str:
             ]
         ),
     ]
+    if ablation is not None:
+        lines += _mattered(*ablation)
     if m.tflite:
         lines += ["", "TFLite variants:", ""]
         lines += _table(

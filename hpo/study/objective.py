@@ -101,6 +101,12 @@ def measure_latency_ms(model: keras.Model, data: PreparedData, batch: int = 32, 
     return float(np.median(times)) * 1e3 / len(idx)
 
 
+def _seed(config: StudyConfig, trial: optuna.Trial) -> int:
+    """The trial's training seed: the one it was enqueued with (`hpo ablate`), else [study] seed + number."""
+    seed = TrialRecord.of(trial).seed
+    return seed if seed is not None else config.study.seed + trial.number
+
+
 class Objective:
     """Callable for ``study.optimize``; holds the data and config, nothing per trial.
     ``build``: a user's model builder, overriding ``[model]`` (see `hpo.model.families`);
@@ -188,7 +194,7 @@ class Objective:
                 candidate,
                 data,
                 epochs=epochs,
-                seed=cfg.study.seed + trial.number,
+                seed=_seed(cfg, trial),
                 eval_batch_size=cfg.training.eval_batch_size,
                 callbacks=self._callbacks(trial, epochs, kept),
                 bn_calibration_images=cfg.training.bn_calibration_images,

@@ -32,14 +32,14 @@ from optuna.storages._rdb import models
 from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.trial import FrozenTrial, TrialState
 
-from hpo.records.trial import TrialRecord
+from hpo.records.trial import IDENTITY, TrialRecord
 from hpo.workers.secrets import mask
 from hpo.workers.url import StorageUrl
 
 __all__ = ["FAIL_REASON", "HeartbeatStorage", "error_line", "retry_source"]
 
 FAIL_REASON = "fail_reason"  # the user attr of `TrialRecord.fail_reason`
-_RUN_ATTRS = frozenset(f.name for f in fields(TrialRecord)) - {"baseline"}  # what one run of a trial records
+_RUN_ATTRS = frozenset(f.name for f in fields(TrialRecord)) - IDENTITY  # what one run of a trial records
 
 log = logging.getLogger(__name__)
 
