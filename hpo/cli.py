@@ -21,6 +21,7 @@ from hpo.commands import watch as watch_cmd
 from hpo.commands import worker as worker_cmd
 from hpo.errors import DiskFull, HpoError
 from hpo.fsutil import disk_full, is_disk_full, one_line
+from hpo.versions import VersionAction
 from hpo.workers.secrets import mask, mask_output
 
 __all__ = ["build_parser", "main"]
@@ -59,7 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hpo", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--version", action="version", version=f"hpo {__version__}")
+    parser.add_argument(
+        "--version",
+        action=VersionAction,
+        version=__version__,
+        help="versions of hpo, Python, TensorFlow, Keras, Optuna, optuna-dashboard and the GPUs (for a bug report)",
+    )
     _global_flags(parser, default=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     init_cmd.register(sub)
