@@ -104,9 +104,10 @@ def test_wheel_and_sdist_built_in_isolation_install_into_a_fresh_venv(tmp_path: 
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     (wheel,) = dist.glob(f"hpo_keras-{VERSION}-py3-none-any.whl")
     (sdist,) = dist.glob(f"hpo_keras-{VERSION}.tar.gz")
-    names = zipfile.ZipFile(wheel).namelist()
+    with zipfile.ZipFile(wheel) as zf, tarfile.open(sdist) as tf:
+        names, sources = zf.namelist(), tf.getnames()
     assert "hpo/cli.py" in names and "hpo/py.typed" in names and not [n for n in names if n.startswith("tests/")]
-    assert f"hpo_keras-{VERSION}/CHANGELOG.md" in tarfile.open(sdist).getnames()
+    assert f"hpo_keras-{VERSION}/CHANGELOG.md" in sources
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
