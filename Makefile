@@ -27,7 +27,7 @@ endif
 endif
 endif
 
-.PHONY: install demo test lint format lock wheel dist docs version image k8s-image k8s-apply bench bench-peers bench-accuracy bench-ablation bench-formats bench-pruning screenshots clean
+.PHONY: install demo test lint format lock wheel dist version image k8s-image k8s-apply bench bench-peers bench-accuracy bench-ablation bench-formats bench-pruning screenshots clean
 
 $(STAMP): pyproject.toml $(wildcard $(LOCK))
 	$(PYTHON) -m venv $(VENV)
@@ -88,10 +88,6 @@ wheel: ## dist/hpo_keras-*.whl, e.g. to upload to Colab (notebooks/animals10_col
 
 dist: install ## sdist + wheel in dist/, built in isolation (python -m build)
 	$(BIN)/python -m build --outdir dist .
-
-docs: install ## the documentation site in site/ (mkdocs build --strict; `$(BIN)/mkdocs serve` to preview)
-	$(BIN)/python docs/gen_cli.py
-	$(BIN)/mkdocs build --strict
 
 version: ## print hpo's version (pyproject.toml)
 	@echo $(VERSION)
