@@ -1,13 +1,15 @@
 # hpo GPU worker image: one container runs `hpo worker` on one GPU (docker-compose.yml starts
 # one service per GPU, the dashboard and `hpo data fetch` from this same image).
-#   docker compose build                 # or: docker build -t hpo-worker:0.1.0 .
+#   docker compose build                 # or: make image (docker build -t hpo-worker:VERSION .)
 #
 # TensorFlow: the `gpu` extra, i.e. the `tensorflow` build with NVIDIA's CUDA/cuDNN wheels, so
 # the base is plain Python and the host needs only the NVIDIA driver and the NVIDIA Container
 # Toolkit. Every version comes from constraints/py311.txt (`make lock`), the file CI and
 # `make install` use too, so every worker of a study runs the same Optuna, SQLAlchemy and
 # TensorFlow. Base: Python 3.11 on Debian 12 slim, pinned to an exact patch so a rebuild gets
-# the same interpreter and OS; bump the tag on purpose.
+# the same interpreter and OS; bump the tag on purpose. Extras: gpu (TensorFlow, which also runs on
+# a CPU-only host: the compose `cpu` worker), postgres, kaggle (`hpo data fetch`), grpc (`hpo
+# proxy`) and mlflow (a study's [tracking] mlflow), so any study file runs in this image.
 FROM python:3.11.14-slim-bookworm
 
 ENV PYTHONUNBUFFERED=1 \
@@ -32,7 +34,7 @@ WORKDIR /src
 COPY pyproject.toml constraints/py311.txt ./
 # hadolint ignore=DL3013
 RUN mkdir hpo && touch hpo/__init__.py README.md \
- && pip install '.[gpu,postgres,kaggle,grpc]' --constraint py311.txt \
+ && pip install '.[gpu,postgres,kaggle,grpc,mlflow]' --constraint py311.txt \
  && pip uninstall --yes hpo-keras
 
 # Layer 2, hpo itself: a code change rebuilds only this. `pip check`: layer 1 still satisfies it.
@@ -45,6 +47,7 @@ COPY --chown=10001:10001 studies ./studies
 USER 10001:10001
 
 # exec form, so hpo itself gets SIGTERM (as PID 1, or as tini's child under compose's
-# `init: true`): the running trial is marked FAIL and re-queued, and the worker exits 0
+# `init: true`): the running trial is marked FAIL and re-queued, and the worker exits 143
+# (128 + SIGTERM: not done, so Kubernetes replaces the pod; docs/guarantees.md, exit codes)
 ENTRYPOINT ["hpo"]
 CMD ["worker", "studies/animals10.toml"]

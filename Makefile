@@ -10,11 +10,14 @@ TF     ?= $(if $(shell command -v nvidia-smi 2>/dev/null),gpu,cpu)
 PYVER  := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 LOCK   := constraints/py$(subst .,,$(PYVER)).txt
 # the build the other extra would bring: it must go before this one is installed (same files)
+# hpo's version, written once in pyproject.toml: the image tags (make .env, make image, make k8s-image)
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+KUBECTL ?= kubectl
 OTHER_TF := $(if $(filter gpu,$(TF)),tensorflow-cpu,$(if $(filter x86_64 AMD64,$(shell uname -m)),tensorflow))
 
 # Check the interpreter before anything is created, in one line (TensorFlow 2.21 has wheels for 3.10-3.13)
 ifeq ($(wildcard $(BIN)/python),)
-ifneq ($(or $(filter-out clean lock .env,$(MAKECMDGOALS)),$(if $(MAKECMDGOALS),,all)),)
+ifneq ($(or $(filter-out clean lock .env version image k8s-image k8s-apply,$(MAKECMDGOALS)),$(if $(MAKECMDGOALS),,all)),)
 ifeq ($(filter 3.10 3.11 3.12 3.13,$(PYVER)),)
 $(error hpo: error: $(PYTHON) is $(if $(PYVER),Python $(PYVER),missing or broken); hpo needs Python 3.10 to 3.13 (TensorFlow 2.21's wheels) — install one and run e.g. PYTHON=python3.12 make $(or $(MAKECMDGOALS),install))
 endif
@@ -24,7 +27,7 @@ endif
 endif
 endif
 
-.PHONY: install demo test lint format lock wheel bench bench-peers bench-accuracy bench-ablation bench-formats bench-pruning screenshots clean
+.PHONY: install demo test lint format lock wheel dist version image k8s-image k8s-apply bench bench-peers bench-accuracy bench-ablation bench-formats bench-pruning screenshots clean
 
 $(STAMP): pyproject.toml $(wildcard $(LOCK))
 	$(PYTHON) -m venv $(VENV)
@@ -80,13 +83,40 @@ screenshots: install ## docs/*.png of the cifar10-mini benchmark study (run benc
 lock: ## refresh constraints/py3XX.txt from pip's resolver (needs the package index), then commit them
 	$(PYTHON) benchmarks/check_install.py lock
 
-wheel: install ## dist/hpo_keras-*.whl, e.g. to upload to Colab (notebooks/animals10_colab.ipynb installs it)
-	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist .
+wheel: ## dist/hpo_keras-*.whl, e.g. to upload to Colab (notebooks/animals10_colab.ipynb installs it); no venv needed
+	$(PYTHON) -m pip wheel --quiet --no-deps --wheel-dir dist .
 
-.env: ## docker compose's settings from .env.example: your uid/gid and a random Postgres password (never overwritten)
-	sed -e "s/^HPO_UID=.*/HPO_UID=$$(id -u)/" -e "s/^HPO_GID=.*/HPO_GID=$$(id -g)/" \
-	    -e "s/^POSTGRES_PASSWORD=.*/POSTGRES_PASSWORD=$$(od -An -N16 -tx1 /dev/urandom | tr -d ' \\n')/" .env.example > $@
-	@echo "wrote .env (HPO_UID=$$(id -u), a new POSTGRES_PASSWORD); set COMPOSE_PROFILES there for more GPUs"
+dist: install ## sdist + wheel in dist/, built in isolation (python -m build)
+	$(BIN)/python -m build --outdir dist .
+
+version: ## print hpo's version (pyproject.toml)
+	@echo $(VERSION)
+
+image: ## docker build -t hpo-worker:VERSION .
+	docker build -t hpo-worker:$(VERSION) .
+
+k8s-image: image ## push the image to REGISTRY and name it in deploy/k8s/image (REGISTRY=registry.example.com/team)
+	@test -n "$(REGISTRY)" || { echo "hpo: error: set REGISTRY, e.g. make k8s-image REGISTRY=registry.example.com/team" >&2; exit 2; }
+	docker tag hpo-worker:$(VERSION) $(REGISTRY)/hpo-worker:$(VERSION)
+	docker push $(REGISTRY)/hpo-worker:$(VERSION)
+	cd deploy/k8s/image && kustomize edit set image hpo-worker=$(REGISTRY)/hpo-worker:$(VERSION)
+
+k8s-apply: ## apply deploy/k8s; after a study edit the workers' Job is re-created (Postgres and the study stay)
+	$(KUBECTL) -n hpo delete job hpo-workers --ignore-not-found && $(KUBECTL) apply -k deploy/k8s
+
+# the worker profile of a new .env: gpus-N for the GPUs nvidia-smi lists (at most 4), else cpu
+GPUS := $(shell nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+PROFILE := $(if $(filter-out 0,$(GPUS)),gpus-$(if $(filter 1 2 3,$(GPUS)),$(GPUS),4),cpu)
+
+.env: pyproject.toml ## docker compose's settings from .env.example: uid/gid, a random password, the image tag; later runs update the tag only
+	@if [ -f $@ ]; then \
+	  sed -i -e "s/^HPO_VERSION=.*/HPO_VERSION=$(VERSION)/" $@ && touch $@ && echo "updated HPO_VERSION=$(VERSION) in .env"; \
+	else \
+	  sed -e "s/^HPO_UID=.*/HPO_UID=$$(id -u)/" -e "s/^HPO_GID=.*/HPO_GID=$$(id -g)/" -e "s/^HPO_VERSION=.*/HPO_VERSION=$(VERSION)/" \
+	      -e "s/^COMPOSE_PROFILES=.*/COMPOSE_PROFILES=$(PROFILE)/" \
+	      -e "s/^POSTGRES_PASSWORD=.*/POSTGRES_PASSWORD=$$(od -An -N16 -tx1 /dev/urandom | tr -d ' \\n')/" .env.example > $@; \
+	  echo "wrote .env (HPO_UID=$$(id -u), a new POSTGRES_PASSWORD, COMPOSE_PROFILES=$(PROFILE), HPO_VERSION=$(VERSION))"; \
+	fi
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

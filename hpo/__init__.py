@@ -55,7 +55,19 @@ __all__ = [
     "load_model",
     "search",
 ]
-__version__ = "0.1.0"
+
+
+def _version() -> str:
+    """The installed distribution's version: pyproject.toml is the one place it is written."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("hpo-keras")
+    except metadata.PackageNotFoundError:  # a source tree on sys.path, never installed
+        return "0+unknown"
+
+
+__version__ = _version()
 
 _LAZY = {
     "Study": ("hpo.api", "Study"),

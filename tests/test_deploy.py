@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,9 @@ from tests.helpers import ROOT
 _VAR = re.compile(r"\$(?:(\$)|\{(\w+)(?:(:?[-?])([^}]*))?\}|(\w+))")
 TEST_PASSWORD = "test-password"
 #: what `make .env` fills in: the user's uid/gid and a password
-FILLED = {"POSTGRES_PASSWORD": TEST_PASSWORD, "HPO_UID": "1000", "HPO_GID": "1000"}
-PROFILES = {"": ["worker-0"], "gpus-2": ["worker-0", "worker-1"], "gpus-4": [f"worker-{k}" for k in range(4)]}
+FILLED = {"POSTGRES_PASSWORD": TEST_PASSWORD, "HPO_UID": "1000", "HPO_GID": "1000", "HPO_VERSION": hpo.__version__}
+GPUS = {"gpus-1": ["worker-0"], "gpus-2": ["worker-0", "worker-1"], "gpus-4": [f"worker-{k}" for k in range(4)]}
+PROFILES = {"": [], "cpu": ["worker-cpu"], **GPUS}
 
 
 def _dotenv() -> dict[str, str]:
@@ -109,16 +111,17 @@ def test_compose_matches_the_compose_specification(tmp_path: Path, profile: str)
 
 def test_proxy_overlay_points_every_worker_at_the_proxy(tmp_path: Path) -> None:
     """docker-compose.proxy.yml: `hpo proxy` serves Postgres on the compose network only and every
-    worker's storage is grpc://proxy:13000 (README "Scaling out")."""
+    worker's storage is grpc://proxy:13000 (docs/scaling.md)."""
     compose = _compose("docker-compose.proxy.yml")
     _check_spec(compose, "gpus-4", tmp_path)
+    _check_spec(compose, "cpu", tmp_path)
     services = compose["services"]
     proxy = services["proxy"]
     assert proxy["command"][:3] == ["proxy", "--host", "0.0.0.0"] and "ports" not in proxy
     assert proxy["environment"]["HPO_STORAGE_URL"] == services["dashboard"]["environment"]["HPO_STORAGE_URL"]
     assert proxy["image"] == services["worker-0"]["image"] and proxy["init"] is True
     workers = [n for n in services if n.startswith("worker-")]
-    assert len(workers) == 4
+    assert len(workers) == 5
     for name in workers:
         worker = services[name]
         assert worker["environment"]["HPO_STORAGE_URL"] == "grpc://proxy:13000", name
@@ -126,24 +129,69 @@ def test_proxy_overlay_points_every_worker_at_the_proxy(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))
-def test_a_profile_per_gpu_count_and_one_worker_per_gpu(profile: str) -> None:
-    """A plain `up` starts one worker (any GPU host has GPU 0); --profile gpus-N adds the others."""
+def test_a_cpu_profile_and_a_profile_per_gpu_count_with_one_worker_per_gpu(profile: str) -> None:
+    """`cpu` (.env.example's default): one worker without a GPU, so `up` works on a laptop;
+    --profile gpus-N: workers 0..N-1, each on its own GPU."""
     services = _compose()["services"]
     started = _started(_compose(), profile)
     assert [n for n in started if n.startswith("worker")] == PROFILES[profile]
     assert {"postgres", "dashboard"} <= set(started) and "fetch" not in started  # fetch: `compose run`
+    assert _dotenv()["COMPOSE_PROFILES"] == "cpu"
     for name in PROFILES[profile]:
         worker = services[name]
-        (gpu,) = worker["deploy"]["resources"]["reservations"]["devices"]
-        assert "count" not in gpu and gpu["driver"] == "nvidia" and gpu["capabilities"] == ["gpu"]
-        assert gpu["device_ids"] == [name.removeprefix("worker-")]  # a distinct single GPU each
-        assert worker["environment"]["HPO_WORKER_ID"] == f"gpu{gpu['device_ids'][0]}"
+        if name == "worker-cpu":
+            assert "deploy" not in worker and worker["environment"]["CUDA_VISIBLE_DEVICES"] == ""
+        else:
+            (gpu,) = worker["deploy"]["resources"]["reservations"]["devices"]
+            assert "count" not in gpu and gpu["driver"] == "nvidia" and gpu["capabilities"] == ["gpu"]
+            assert gpu["device_ids"] == [name.removeprefix("worker-")]  # a distinct single GPU each
+            assert worker["environment"]["HPO_WORKER_ID"] == f"gpu{gpu['device_ids'][0]}"
         assert worker["environment"]["HPO_STORAGE_URL"] == f"postgresql://hpo:{TEST_PASSWORD}@postgres:5432/hpo"
         assert worker["depends_on"]["postgres"]["condition"] == "service_healthy"
         assert worker["user"] == "1000:1000" and worker["init"] is True
-        assert worker["volumes"] == ["./data:/app/data:ro", "./studies:/app/studies"]
-        # retries bounded: an exit-2 configuration error is not restarted forever
-        assert _seconds(worker["stop_grace_period"]) >= 60 and worker["restart"] == "on-failure:3"
+        assert worker["volumes"] == ["./data:/app/data:ro", "./studies:/app/studies", "./models:/app/models"]
+        assert _seconds(worker["stop_grace_period"]) >= 60 and worker["restart"] == "unless-stopped"
+        assert worker["healthcheck"]["test"] == ["CMD-SHELL", "test ! -e /tmp/hpo-parked"]
+
+
+def _supervise(tmp_path: Path, status: int) -> tuple[subprocess.CompletedProcess[str], bool]:
+    """The workers' entrypoint (compose's `$$` unescaped) with a fake `hpo` exiting ``status``;
+    whether it parked (left /tmp/hpo-parked and went to sleep) or exited."""
+    entry = _compose()["services"]["worker-cpu"]["entrypoint"]
+    assert entry[:2] == ["sh", "-c"]
+    script = entry[2].replace("/tmp/hpo-parked", str(tmp_path / "parked")).replace("exec sleep infinity", "exit 99")
+    fake = tmp_path / "bin"
+    fake.mkdir(exist_ok=True)
+    (fake / "hpo").write_text(f"#!/bin/sh\nexit {status}\n")
+    (fake / "hpo").chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(["sh", "-c", script, entry[3], "worker", "s.toml"], capture_output=True, text=True, env=env)
+    return proc, (tmp_path / "parked").exists()
+
+
+@pytest.mark.parametrize(("status", "parks"), [(0, True), (2, True), (1, False), (75, False), (137, False)])
+def test_restart_unless_stopped_but_a_finished_study_or_a_user_error_parks(
+    tmp_path: Path, status: int, parks: bool
+) -> None:
+    """Docker restarts on any exit status; the supervisor turns 0 (the study holds its n_trials)
+    and 2 (`hpo: error:`) into a parked, unhealthy container instead of a restart loop."""
+    proc, parked = _supervise(tmp_path, status)
+    assert parked is parks
+    assert proc.returncode == (99 if parks else status), proc.stderr  # 99: where it would sleep
+    if parks:
+        assert f"hpo worker exited {status}: parked" in proc.stdout
+
+
+def test_healthchecks_gate_the_workers_and_the_ports_are_settable() -> None:
+    services = _compose(HPO_POSTGRES_PORT="25432", HPO_DASHBOARD_PORT="18080")["services"]
+    assert services["postgres"]["ports"] == ["127.0.0.1:25432:5432"]
+    assert services["dashboard"]["ports"] == ["127.0.0.1:18080:8080"]
+    assert _compose()["services"]["postgres"]["ports"] == ["127.0.0.1:15432:5432"]  # no clash with a host's 5432
+    assert services["dashboard"]["healthcheck"]["test"][:2] == ["CMD", "python"]
+    proxy = _compose("docker-compose.proxy.yml")["services"]
+    assert proxy["proxy"]["healthcheck"]["test"] == ["CMD", "hpo", "db", "check", "grpc://127.0.0.1:13000"]
+    for name in ("worker-cpu", *GPUS["gpus-4"]):
+        assert proxy[name]["depends_on"]["proxy"] == {"condition": "service_healthy"}, name
 
 
 def test_workers_and_fetch_run_as_the_host_user_who_must_say_who_that_is() -> None:
@@ -151,21 +199,26 @@ def test_workers_and_fetch_run_as_the_host_user_who_must_say_who_that_is() -> No
     assert services["worker-0"]["user"] == services["fetch"]["user"] == "1234:99"
     raw = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     with pytest.raises(ValueError, match=r"HPO_UID: set HPO_UID to your uid \(id -u\) in \.env, or run make \.env"):
-        _interpolate(raw, {**_dotenv(), "POSTGRES_PASSWORD": TEST_PASSWORD})  # left empty, as in .env.example
+        _interpolate(raw, {**_dotenv(), "POSTGRES_PASSWORD": TEST_PASSWORD, "HPO_VERSION": "1"})  # as .env.example
 
 
 def test_make_env_fills_in_the_user_and_a_password(tmp_path: Path) -> None:
-    for name in ("Makefile", ".env.example"):
+    for name in ("Makefile", ".env.example", "pyproject.toml"):
         shutil.copy2(ROOT / name, tmp_path / name)
     made = subprocess.run(["make", "-s", ".env"], cwd=tmp_path, capture_output=True, text=True)
     assert made.returncode == 0, made.stderr
     env = dict(x.split("=", 1) for x in (tmp_path / ".env").read_text().splitlines() if x and not x.startswith("#"))
     assert env["HPO_UID"] == str(os.getuid()) and env["HPO_GID"] == str(os.getgid())
     assert re.fullmatch(r"[0-9a-f]{32}", env["POSTGRES_PASSWORD"])  # URL-safe
+    assert env["HPO_VERSION"] == hpo.__version__ and env["COMPOSE_PROFILES"] in ("cpu", "gpus-1", "gpus-2", "gpus-4")
     services = _interpolate(yaml.safe_load((ROOT / "docker-compose.yml").read_text()), env)["services"]
     assert services["worker-0"]["user"] == f"{os.getuid()}:{os.getgid()}"
+    pyproject = tmp_path / "pyproject.toml"  # a new release: the tag follows, the password stays
+    pyproject.write_text(pyproject.read_text().replace(f'version = "{hpo.__version__}"', 'version = "9.8.7"'))
+    os.utime(pyproject, (time.time() + 5, time.time() + 5))
     again = subprocess.run(["make", "-s", ".env"], cwd=tmp_path, capture_output=True, text=True)
     assert again.returncode == 0 and (tmp_path / ".env").read_text().count(env["POSTGRES_PASSWORD"]) == 1
+    assert "HPO_VERSION=9.8.7\n" in (tmp_path / ".env").read_text()
 
 
 def test_postgres_is_healthy_only_when_it_answers_on_tcp() -> None:
@@ -179,7 +232,7 @@ def test_the_dataset_is_fetched_inside_the_image() -> None:
     assert fetch["command"] == ["data", "fetch", "animals10", "--out", "/app/data/animals10"]
     assert fetch["volumes"] == ["./data:/app/data"]  # writable here, read-only for the workers
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "kaggle" in re.search(r"pip install '\.\[([^\]]+)\]'", dockerfile).group(1).split(",")  # type: ignore[union-attr]
+    assert {"kaggle", "mlflow"} <= set(re.search(r"pip install '\.\[([^\]]+)\]'", dockerfile).group(1).split(","))  # type: ignore[union-attr]
 
 
 def test_images_pinned_and_ports_on_localhost_only() -> None:
@@ -188,11 +241,12 @@ def test_images_pinned_and_ports_on_localhost_only() -> None:
         repo, _, tag = service["image"].rpartition(":")
         assert repo and "/" not in tag and re.search(r"\d", tag) and tag != "latest", (name, service["image"])
         if "build" in service:
-            assert service["image"] == f"hpo-worker:{hpo.__version__}", name
+            assert service["image"] == f"hpo-worker:{hpo.__version__}", name  # HPO_VERSION, from pyproject
         assert all(port.startswith("127.0.0.1:") for port in service.get("ports", [])), name
-    # the dashboard runs from our image (its driver is ours), URL from the environment, not argv
+    # the dashboard runs `hpo dashboard` from our image (its driver is ours), URL from the environment
     dashboard = services["dashboard"]
-    assert dashboard["build"] == "." and "serve(os.environ['HPO_STORAGE_URL']" in dashboard["entrypoint"][-1]
+    assert dashboard["build"] == "." and "entrypoint" not in dashboard
+    assert dashboard["command"] == ["dashboard", "--host", "0.0.0.0", "--port", "8080"]
     assert "pg_isready -h 127.0.0.1" in " ".join(services["postgres"]["healthcheck"]["test"])
 
 
@@ -201,7 +255,7 @@ def test_env_example_defines_every_variable_and_no_usable_password() -> None:
     used = {m.group(2) or m.group(5) for m in _VAR.finditer(text)}
     env = _dotenv()
     assert used <= set(env), used - set(env)
-    assert env["POSTGRES_PASSWORD"] == env["HPO_UID"] == env["HPO_GID"] == ""  # make .env fills them
+    assert env["POSTGRES_PASSWORD"] == env["HPO_UID"] == env["HPO_GID"] == env["HPO_VERSION"] == ""  # make .env
     with pytest.raises(ValueError, match=r"POSTGRES_PASSWORD: set POSTGRES_PASSWORD in \.env"):
         _interpolate(yaml.safe_load((ROOT / "docker-compose.yml").read_text()), env)
 
@@ -214,7 +268,7 @@ def test_dockerfile() -> None:
     assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", base), base
     # the GPU build, the Postgres driver, kagglehub and gRPC (`hpo proxy`), at the versions of the lock CI installs
     assert any(
-        "pip install '.[gpu,postgres,kaggle,grpc]' --constraint py311.txt" in s.value[0]
+        "pip install '.[gpu,postgres,kaggle,grpc,mlflow]' --constraint py311.txt" in s.value[0]
         for s in steps
         if s.cmd == "RUN"
     )
@@ -250,5 +304,5 @@ def test_dockerignore_keeps_only_what_the_image_copies() -> None:
     assert all(_in_context(path, patterns) for path in copied)
     left_out = [".env", ".git/HEAD", ".venv/bin/python", "data/animals10/cat/1.jpg", "models/demo/metrics.json"]
     left_out += ["studies/demo.db", "studies/animals10/images.npy", "hpo/__pycache__/cli.pyc", ".pytest_cache/x"]
-    left_out += ["constraints/py312.txt", "studies/kustomization.yaml", "dist/hpo_keras-0.1.0-py3-none-any.whl"]
+    left_out += ["constraints/py312.txt", "studies/kustomization.yaml", "dist/hpo_keras-1.2.3-py3-none-any.whl"]
     assert not [path for path in left_out if _in_context(path, patterns)]

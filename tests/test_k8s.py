@@ -1,6 +1,6 @@
 """deploy/k8s: the Kubernetes manifests, checked offline (no cluster here): every document
 against the API schemas (kubernetes-validate, strict: unknown fields are errors), the
-kustomizations' file lists, and the design the README describes: an Indexed Job of one-GPU
+kustomizations' file lists, and the design docs/kubernetes.md describes: an Indexed Job of one-GPU
 workers with a failure policy, secrets only by reference, restricted pods, pinned images."""
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def test_kustomize_renders_the_namespace_the_image_and_the_study() -> None:
         docs = _kustomize(folder)
         out = yaml.safe_dump_all(docs)
         assert all(d["metadata"].get("namespace") == "hpo" for d in docs)
-        assert f"image: {image['newName']}:{image['newTag']}" in out and "image: hpo-worker:" not in out
+        assert f"image: {image['newName']}:{image['newTag']}" in out and "image: hpo-worker" not in out
         maps = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
         for job in (d for d in docs if d["kind"] == "Job"):  # the study file, from studies/ as it is now
             pod = job["spec"]["template"]["spec"]
@@ -100,7 +100,78 @@ def test_kustomize_renders_the_namespace_the_image_and_the_study() -> None:
             assert volume.startswith("hpo-study-") and maps[volume]["data"]["animals10.toml"] == study
             (container,) = pod["containers"]
             assert "/app/study/animals10.toml" in container["args"]
-            assert {"name": "study", "mountPath": "/app/study", "readOnly": True} in container["volumeMounts"]
+            (copy,) = [c for c in pod["initContainers"] if "cp /app/study-file/*.toml /app/study/" in str(c)]
+            mounts = {m["mountPath"]: m["name"] for m in copy["volumeMounts"]}
+            assert mounts["/app/study-file"] == "study-file" and mounts["/app/study"] == "study"
+
+
+def _copy_deploy(tmp_path: Path) -> Path:
+    """deploy/k8s and the study files under ``tmp_path``, as the kustomizations find them."""
+    shutil.copytree(K8S, tmp_path / "deploy" / "k8s")
+    for name in ("kustomization.yaml", "animals10.toml"):
+        (tmp_path / "studies").mkdir(exist_ok=True)
+        shutil.copy2(ROOT / "studies" / name, tmp_path / "studies" / name)
+    return tmp_path / "deploy" / "k8s"
+
+
+def _rendered(folder: Path, kind: str, name: str) -> dict[str, Any]:
+    return next(d for d in _kustomize(folder) if d["kind"] == kind and d["metadata"]["name"] == name)
+
+
+def test_a_study_edit_re_creates_the_workers_job_and_keeps_the_database(tmp_path: Path) -> None:
+    """The ConfigMap's hash changes with the study, so the Job's pod template does (a Job cannot
+    change it in place: `kubectl apply` alone fails). The documented one-liner deletes that Job
+    and nothing that holds the study (Postgres, its claim, the volumes), then applies again."""
+    before = _rendered(K8S, "Job", "hpo-workers")
+    copy = _copy_deploy(tmp_path)
+    study = tmp_path / "studies" / "animals10.toml"
+    study.write_text(study.read_text().replace("n_trials = 100", "n_trials = 120"))
+    after = _rendered(copy, "Job", "hpo-workers")
+    volumes = [{v["name"]: v.get("configMap", {}).get("name") for v in j["spec"]["template"]["spec"]["volumes"]}
+               for j in (before, after)]  # fmt: skip
+    assert volumes[0]["study-file"] != volumes[1]["study-file"]  # a new revision of the pod template
+    recreate = "kubectl -n hpo delete job hpo-workers --ignore-not-found && kubectl apply -k deploy/k8s"
+    assert recreate in (K8S / "kustomization.yaml").read_text() and recreate in (K8S / "workers.yaml").read_text()
+    assert recreate.replace("kubectl", "$(KUBECTL)") in (ROOT / "Makefile").read_text()
+    assert after["metadata"]["name"] == "hpo-workers" and after["kind"] == "Job"  # what the one-liner deletes
+    kept = {(d["kind"], d["metadata"]["name"]) for d in _kustomize(K8S)} - {("Job", "hpo-workers")}
+    assert ("StatefulSet", "postgres") in kept  # with its retained claim: the study survives
+
+
+def test_deleting_the_export_leaves_the_workers_study_configmap() -> None:
+    """`kubectl delete -k deploy/k8s/export` deletes what export/ renders: its own ConfigMap."""
+    workers = {d["metadata"]["name"] for d in _kustomize(K8S) if d["kind"] == "ConfigMap"}
+    export = {d["metadata"]["name"] for d in _kustomize(K8S / "export") if d["kind"] == "ConfigMap"}
+    assert workers and export and not workers & export, (workers, export)
+    assert all(name.startswith("hpo-study-export-") for name in export)
+
+
+def test_trial_weights_live_on_the_models_volume_with_ephemeral_storage_requested() -> None:
+    """The run folder of the study (/app/study/animals10: [artifacts]' file store) is hpo-models,
+    at the same place for the workers and the export (`--from-trial` reads it)."""
+    for folder, job in ((K8S, "hpo-workers"), (K8S / "export", "hpo-export")):
+        pod = _rendered(folder, "Job", job)["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        run = STUDY.artifacts.store.removeprefix("file:")
+        assert run.endswith("/studies/animals10/artifacts"), run  # the study's folder, beside the file
+        (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == "/app/study/animals10"]
+        assert mount["name"] == "models" and mount["subPath"] == "runs/animals10" and not mount.get("readOnly")
+        claims = {
+            v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"] if "persistentVolumeClaim" in v
+        }
+        assert claims["models"] == "hpo-models"
+        assert "ephemeral-storage" in container["resources"]["requests"]
+        assert "ephemeral-storage" in container["resources"]["limits"]
+    (models,) = [d for d in _kustomize(SETUP) if d["metadata"]["name"] == "hpo-models"]
+    assert models["spec"]["accessModes"] == ["ReadWriteMany"]  # every worker pod writes at once
+
+
+def test_a_private_registry_is_one_component_away(tmp_path: Path) -> None:
+    copy = _copy_deploy(tmp_path)
+    kustomization = copy / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text().replace("  - image\n", "  - image\n  - pull-secret\n"))
+    pods = [d for d in _kustomize(copy) if d["kind"] in ("Job", "Deployment")]
+    assert pods and all(d["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "hpo-registry"}] for d in pods)
 
 
 def test_teardown_keeps_the_namespace_secrets_and_volumes() -> None:
@@ -165,32 +236,44 @@ def test_data_is_mounted_read_only_and_prepared_as_the_study_says() -> None:
         (data,) = [v for v in pod["volumes"] if v.get("persistentVolumeClaim", {}).get("claimName") == "hpo-data"]
         assert data["persistentVolumeClaim"]["readOnly"] is True
         for c in _containers(pod):
+            if c["name"] == "study":
+                continue  # the export's init container only copies the study file
             assert {"name": data["name"], "mountPath": "/app/data", "readOnly": True} in c["volumeMounts"]
             assert prepared in [_env(c).get("HPO_DATA", {}).get("value"), *c.get("args", [])]
 
 
 def test_storage_url_and_passwords_only_from_secrets() -> None:
+    """One Secret, hpo-postgres, holds the password: Postgres reads it, and the pods that open
+    Postgres build their URL from the same key in their environment (no password in a file)."""
     for name, path in MANIFESTS.items():
         if name == "secret.example.yaml":
-            assert all("CHANGE-ME" in v for secret in DOCS[name] for v in secret["stringData"].values())
-        else:  # no URL in a file, and none expanded into a command line either
-            assert "postgresql://" not in path.read_text() and "$(HPO_STORAGE_URL)" not in path.read_text(), name
-    refs = {  # a literal value only for the proxy's address, which holds no password
-        f"{where}/{c['name']}": var["valueFrom"]["secretKeyRef"] if "valueFrom" in var else var["value"]
+            (secret,) = DOCS[name]
+            assert secret["metadata"]["name"] == "hpo-postgres" and secret["stringData"] == {"password": "CHANGE-ME"}
+        else:  # no password in a file, and no URL expanded into a command line either
+            assert "$(HPO_STORAGE_URL)" not in path.read_text(), name
+            assert not re.search(r"postgresql://[^$\s]*:[^$(]", path.read_text()), name
+    refs = {
+        f"{where}/{c['name']}/{var['name']}": var["valueFrom"]["secretKeyRef"] if "valueFrom" in var else var["value"]
         for where, pod in _pods()
         for c in _containers(pod)
         for var in _env(c).values()
         if re.search("URL|PASSWORD", var["name"])
     }
-    url, proxy = {"name": "hpo-storage", "key": "url"}, "grpc://hpo-proxy:13000"
+    password, proxy = {"name": "hpo-postgres", "key": "password"}, "grpc://hpo-proxy:13000"
+    url = "postgresql://hpo:$(POSTGRES_PASSWORD)@postgres:5432/hpo"
     assert refs == {
-        "StatefulSet/postgres/postgres": {"name": "hpo-postgres", "key": "password"},
-        "Deployment/hpo-dashboard/dashboard": url,
-        "Deployment/hpo-proxy/proxy": url,
-        "Job/hpo-workers/wait-for-inputs": proxy,
-        "Job/hpo-workers/worker": proxy,
-        "Job/hpo-export/export": url,
-    }
+        "StatefulSet/postgres/postgres/POSTGRES_PASSWORD": password,
+        **{f"{w}/{k}": v for w in ("Deployment/hpo-dashboard/dashboard", "Deployment/hpo-proxy/proxy",
+                                   "Job/hpo-export/export") for k, v in (("POSTGRES_PASSWORD", password),
+                                                                         ("HPO_STORAGE_URL", url))},
+        "Job/hpo-workers/wait-for-inputs/HPO_STORAGE_URL": proxy,
+        "Job/hpo-workers/worker/HPO_STORAGE_URL": proxy,
+    }  # fmt: skip
+    for where, pod in _pods():  # $(POSTGRES_PASSWORD) expands only from a variable defined before it
+        for c in _containers(pod):
+            names = [e["name"] for e in c.get("env", [])]
+            if "HPO_STORAGE_URL" in names and "POSTGRES_PASSWORD" in names:
+                assert names.index("POSTGRES_PASSWORD") < names.index("HPO_STORAGE_URL"), where
 
 
 def test_workers_reach_postgres_through_the_proxy() -> None:
@@ -212,10 +295,13 @@ def test_pods_are_restricted_and_images_pinned() -> None:
         assert ctx["runAsNonRoot"] is True and ctx["seccompProfile"] == {"type": "RuntimeDefault"}, where
         for c in _containers(pod):
             assert c["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
-            name, _, tag = c["image"].rpartition(":")
-            assert name and re.fullmatch(r"\d+(\.\d+)+", tag), (where, c["image"])  # a version, never latest
-            if name == "hpo-worker":
-                assert ctx["runAsUser"] == 10001, where  # the image's user
+            name, _, tag = c["image"].partition(":")
+            if name == "hpo-worker":  # the image component sets registry and tag (hpo's version)
+                assert not tag and ctx["runAsUser"] == 10001, where  # the image's user
+            else:
+                assert re.fullmatch(r"\d+(\.\d+)+", tag), (where, c["image"])  # a version, never latest
+    make = (ROOT / "Makefile").read_text()
+    assert "kustomize edit set image hpo-worker=$(REGISTRY)/hpo-worker:$(VERSION)" in make
 
 
 def test_dashboard_is_reached_by_port_forward_only() -> None:

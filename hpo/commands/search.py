@@ -106,6 +106,19 @@ def _study_done(config: Any, started: float) -> bool:
 
 
 def _search(args: argparse.Namespace) -> int:
+    """With --json, everything but the final result goes to stderr; the result, to stdout."""
+    if not args.json:
+        return _run_search(args, None)
+    import contextlib
+
+    result: dict[str, Any] = {}
+    with contextlib.redirect_stdout(sys.stderr):
+        code = _run_search(args, result)
+    print(json.dumps({**result, "exit_status": code}, indent=1, default=str))
+    return code
+
+
+def _run_search(args: argparse.Namespace, result: dict[str, Any] | None) -> int:
     from hpo.api import Study
     from hpo.errors import StorageError
     from hpo.model.builders import study_builder
@@ -136,7 +149,10 @@ def _search(args: argparse.Namespace) -> int:
             print(f"Stopped by signal ({exc}). Run the same command again to resume.")
             code = interrupted_exit_code()
     try:
-        print(format_summary(study_summary(load_study(config), config)))
+        summary = study_summary(load_study(config), config)
+        print(format_summary(summary))
+        if result is not None:
+            result.update(summary, wall_s=round(time.perf_counter() - started, 1))
     except StorageError:
         if code == 0:
             raise
@@ -170,4 +186,5 @@ def register(sub: Any) -> None:
     )
     s.add_argument("--gpus", metavar="IDS", help="GPU ids, one per worker, e.g. 0,1 (default: nvidia-smi's)")
     s.add_argument("--no-progress", action="store_true", help="no progress bars")
+    s.add_argument("--json", action="store_true", help="the final result as JSON on stdout (the rest on stderr)")
     s.set_defaults(func=_search)
