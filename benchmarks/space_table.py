@@ -159,6 +159,7 @@ class _TestEachEpoch:
 
 
 def train_row(study: Any, data: Any, row: dict[str, Any]) -> dict[str, Any]:
+    from data_pipeline import cpu_name  # benchmarks/, beside this file
     from optuna.trial import FixedTrial
 
     from hpo.model.families import build_candidate
@@ -203,7 +204,7 @@ def train_row(study: Any, data: Any, row: dict[str, Any]) -> dict[str, Any]:
         "cpu_seconds": [round(s, 2) for s in cpu],
         "wall_s": round(wall, 1),
         "param_count": params_count,
-        "machine": f"{platform.node()} {_cpu_name()} {os.cpu_count()} CPUs",
+        "machine": f"{platform.node()} {cpu_name()} {os.cpu_count()} CPUs",
         "date": date.today().isoformat(),
         "load": round(os.getloadavg()[0], 1),
     }
@@ -229,16 +230,6 @@ class _CpuClock:
                 clock.out.append(time.process_time() - clock.t0)
 
         return Cb()
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def run(study_path: Path, limit: int | None, minutes: float | None) -> None:
