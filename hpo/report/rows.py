@@ -74,7 +74,7 @@ def read_trials(study: optuna.Study, states: Container[TrialState] | None = None
     for r in user:
         by[r.trial_id]["user"][r.key] = json.loads(r.value_json)
     for r in system:
-        if r.key == _CONSTRAINTS:
+        if r.key == _CONSTRAINTS or r.key.startswith(_CONSTRAINTS + ":"):  # Optuna 5: one key a constraint
             by[r.trial_id]["system"][r.key] = json.loads(r.value_json)
     out = []
     for r in sorted(trials, key=lambda r: r.number):
