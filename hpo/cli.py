@@ -25,13 +25,11 @@ from hpo.commands import watch as watch_cmd
 from hpo.commands import worker as worker_cmd
 from hpo.errors import DiskFull, HpoError
 from hpo.fsutil import disk_full, is_disk_full, one_line
-from hpo.versions import VersionAction
+from hpo.versions import TF_BUILDS, VersionAction
 from hpo.workers.secrets import mask, mask_output
 
 __all__ = ["build_parser", "main"]
 
-#: distributions that each install the `tensorflow` package: two of them overwrite each other's files
-TF_BUILDS = ("tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-intel", "tensorflow-macos")
 PICK_TF = "pip install 'hpo-keras[cpu]' (or 'hpo-keras[gpu]' with an NVIDIA GPU)"
 
 DESCRIPTION = """\

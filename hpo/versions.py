@@ -14,11 +14,14 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import Any
 
-__all__ = ["VersionAction", "gpus", "report"]
+__all__ = ["TF_BUILDS", "VersionAction", "gpus", "report"]
+
+#: distributions that each install the `tensorflow` package: two of them overwrite each other's files
+TF_BUILDS = ("tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-intel", "tensorflow-macos")
 
 #: (label, distributions that provide it; the first one installed is shown)
 PACKAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("TensorFlow", ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tensorflow-intel", "tensorflow-gpu")),
+    ("TensorFlow", TF_BUILDS),
     ("Keras", ("keras",)),
     ("Optuna", ("optuna",)),
     ("optuna-dashboard", ("optuna-dashboard",)),

@@ -26,8 +26,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from hpo.cli import TF_BUILDS
 from hpo.errors import HpoError
+from hpo.versions import TF_BUILDS
 from tests.helpers import ROOT, run_hpo
 
 if sys.version_info >= (3, 11):
