@@ -33,7 +33,7 @@ import json
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 from replay_methods import METHODS, Method  # benchmarks/, beside this file
+from space_table import paths, read_table
 
 import hpo
 from hpo.config import StudyConfig
@@ -50,7 +51,6 @@ from hpo.records.trial import baseline_attrs
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 warnings.filterwarnings("ignore", category=FutureWarning, module="optuna")  # CmaEsSampler x0: deprecated, kept
-DATA = Path(__file__).resolve().parent / "data"
 #: CPU seconds a trial's process spends per wall second on a quiet 2-CPU machine: the preset's epoch
 #: took 10.2 s there (BENCHMARKS.md, bf16 on an AVX512-BF16 CPU, float32 rows) and 14.8 CPU s in the table
 CPU_PER_WALL = 1.45
@@ -102,8 +102,19 @@ class Table:
         return self.rows[int(np.argmin(d))]
 
 
-def replay_one(table: Table, config: StudyConfig, method: Method, seed: int, horizon_s: float) -> list[tuple]:
-    """One search: (finish second, val, test) of every completed trial, in order, and the trials started."""
+@dataclass
+class Run:
+    """One replayed search: the trials it started, and (finish second, val, test) of each completed one."""
+
+    started: int = 0
+    done: list[tuple[float, float, float]] = field(default_factory=list)
+
+    def best_by(self, seconds: float) -> tuple[float, float, float] | None:
+        """The completed trial with the best val among those finished by ``seconds``."""
+        return max((r for r in self.done if r[0] <= seconds), key=lambda r: r[1], default=None)
+
+
+def replay_one(table: Table, config: StudyConfig, method: Method, seed: int, horizon_s: float) -> Run:
     cfg = replace(config, study=replace(config.study, seed=seed))
     sampler, pruner = method.build(cfg)
     study = optuna.create_study(
@@ -112,29 +123,27 @@ def replay_one(table: Table, config: StudyConfig, method: Method, seed: int, hor
     study.enqueue_trial(baseline_trial_params(cfg.search), user_attrs=baseline_attrs())
     for params in cfg.study.enqueue if method.presets else ():
         study.enqueue_trial(params)
-    patience, clock, done, started = cfg.training.early_stopping_patience, 0.0, [], 0
+    patience, clock, run = cfg.training.early_stopping_patience, 0.0, Run()
     while clock < horizon_s:
         trial = study.ask()
-        started += 1
+        run.started += 1
         suggest(trial, cfg.search)
         row = table.nearest(trial.params)
         baseline = bool(trial.user_attrs.get("baseline"))
-        best, since, state = -1.0, 0, TrialState.COMPLETE
+        best, since, pruned = -1.0, 0, False
         for epoch, value in enumerate(row["val"]):
             clock += row["cpu_seconds"][epoch] / CPU_PER_WALL
             trial.report(value, epoch)
             best, since = (value, 0) if value > best else (best, since + 1)
-            if not baseline and trial.should_prune():
-                state = TrialState.PRUNED
+            pruned = not baseline and trial.should_prune()
+            if pruned or (patience and since >= patience):
                 break
-            if patience and since >= patience:
-                break
-        if state == TrialState.PRUNED:
-            study.tell(trial, state=state)
+        if pruned:
+            study.tell(trial, state=TrialState.PRUNED)
             continue
         study.tell(trial, best)
-        done.append((clock, best, table.kept_test(row, epoch + 1)))
-    return [(started,), *done]
+        run.done.append((clock, best, table.kept_test(row, epoch + 1)))
+    return run
 
 
 def _interval(xs: list[float], rng: np.random.Generator) -> tuple[float, float, float]:
@@ -143,19 +152,20 @@ def _interval(xs: list[float], rng: np.random.Generator) -> tuple[float, float, 
     return float(a.mean()), float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
 
 
-def summarize(table: Table, runs: list[list[tuple]], minutes: list[float], preset_test: float) -> dict[str, Any]:
+def summarize(table: Table, runs: list[Run], minutes: list[float], preset_test: float) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     out: dict[str, Any] = {}
     for b in minutes:
-        vals, tests, gains = [], [], []
+        vals, tests, gains, none = [], [], [], 0
         for run in runs:
-            finished = [r for r in run[1:] if r[0] <= b * 60]
-            if not finished:
+            best = run.best_by(b * 60)
+            if best is None:
+                none += 1
                 vals.append(100 * table.best_val)
                 tests.append(100 * table.best_test)
                 gains.append(-100 * preset_test)
                 continue
-            _, val, test = max(finished, key=lambda r: r[1])
+            _, val, test = best
             vals.append(100 * (table.best_val - val))
             tests.append(100 * (table.best_test - test))
             gains.append(100 * (test - preset_test))
@@ -163,9 +173,9 @@ def summarize(table: Table, runs: list[list[tuple]], minutes: list[float], prese
             "val_regret": _interval(vals, rng),
             "test_regret": _interval(tests, rng),
             "test_minus_preset": _interval(gains, rng),
-            "none_finished": sum(1 for run in runs if not [r for r in run[1:] if r[0] <= b * 60]),
+            "none_finished": none,
         }
-    out["trials_started"] = float(np.mean([run[0][0] for run in runs]))
+    out["trials_started"] = float(np.mean([run.started for run in runs]))
     return out
 
 
@@ -187,8 +197,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="write every figure here too")
     args = ap.parse_args()
     config = hpo.Study.from_file(args.study).config
-    source = args.table or DATA / f"{args.study.stem}-table.jsonl"
-    rows = [json.loads(x) for x in source.read_text().splitlines() if x.strip()]
+    rows = read_table(args.table or paths(args.study.stem)[1])
     table = Table(rows, config)
     preset = next(r for r in table.rows if r["id"] == "preset")
     preset_test = table.kept_test(preset, len(preset["val"]))

@@ -47,7 +47,8 @@ def _pruner(kind: str, min_resource: int = 3, factor: int = 3) -> Callable[[Stud
 
 
 def _tpe(c: StudyConfig) -> BaseSampler:
-    return optuna.samplers.TPESampler(seed=c.study.seed, n_startup_trials=c.sampler.n_startup_trials)
+    """The study's TPE with random start-up trials (hpo's own `make_sampler`)."""
+    return make_sampler(replace(c, sampler=replace(c.sampler, startup="random")))
 
 
 class Mixture(BaseSampler):
@@ -106,20 +107,16 @@ def _cmaes(c: StudyConfig) -> BaseSampler:
     )
 
 
-def _random_startup(c: StudyConfig) -> StudyConfig:
-    return replace(c, sampler=replace(c.sampler, startup="random"))
-
-
 METHODS: dict[str, Method] = {
     "hpo": Method(lambda c: (make_sampler(c), make_pruner(c))),
-    "tpe+hb": Method(lambda c: (make_sampler(_random_startup(c)), make_pruner(c))),
-    "tpe+sh1": Method(lambda c: (make_sampler(_random_startup(c)), _pruner("successive_halving", 1)(c))),
-    "tpe+none": Method(lambda c: (make_sampler(_random_startup(c)), _pruner("none")(c))),
+    "tpe+hb": Method(lambda c: (_tpe(c), make_pruner(c))),
+    "tpe+sh1": Method(lambda c: (_tpe(c), _pruner("successive_halving", 1)(c))),
+    "tpe+none": Method(lambda c: (_tpe(c), _pruner("none")(c))),
     "random+hb": Method(lambda c: (optuna.samplers.RandomSampler(seed=c.study.seed), make_pruner(c))),
     "random+none": Method(lambda c: (optuna.samplers.RandomSampler(seed=c.study.seed), _pruner("none")(c))),
     "local+hb": Method(lambda c: (_forever(c), make_pruner(c))),
     "local+none": Method(lambda c: (_forever(c), _pruner("none")(c))),
     "prior+hb": Method(lambda c: (_prior(c), make_pruner(c))),
     "cmaes+hb": Method(lambda c: (_cmaes(c), make_pruner(c))),
-    "tpe+hb,no preset": Method(lambda c: (make_sampler(_random_startup(c)), make_pruner(c)), presets=False),
+    "tpe+hb,no preset": Method(lambda c: (_tpe(c), make_pruner(c)), presets=False),
 }

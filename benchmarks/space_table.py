@@ -32,6 +32,7 @@ import math
 import os
 import platform
 import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -141,54 +142,34 @@ def design(study_path: Path, n_sobol: int, replicates: int) -> list[dict[str, An
     return rows
 
 
-class _TestEachEpoch:
-    """A Keras callback factory: test accuracy after every epoch (after val, so with the
-    BatchNorm statistics val saw)."""
-
-    @staticmethod
-    def make(model: Any, x: Any, y: Any, out: list[float]) -> Any:
-        import keras
-
-        from hpo.model.cnn import inference_accuracy
-
-        class Cb(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-                out.append(inference_accuracy(model, x, y))
-
-        return Cb()
-
-
 def train_row(study: Any, data: Any, row: dict[str, Any]) -> dict[str, Any]:
+    import keras
     from data_pipeline import cpu_name  # benchmarks/, beside this file
-    from optuna.trial import FixedTrial
 
-    from hpo.model.families import build_candidate
-    from hpo.study.train import FitResult, fit, release
+    from hpo.model.cnn import inference_accuracy
+    from hpo.study.train import release, train_params
 
-    config = study.config
-    epochs = config.training.max_epochs
-    candidate = build_candidate(
-        FixedTrial(row["params"]),
-        config,
-        num_classes=data.num_classes,
-        image_size=data.image_size,
-        train_size=len(data.splits["train"]),
-        epochs=epochs,
-    )
-    test: list[float] = []
+    config = replace(study.config, training=replace(study.config.training, early_stopping_patience=0))
+    x_test, y_test = data.arrays("test")
     cpu: list[float] = []
-    result = FitResult()
-    clock = _CpuClock(cpu)
+    test: list[float] = []
+
+    class EpochExtras(keras.callbacks.Callback):
+        """Each epoch's process CPU seconds (all threads: its cost with the machine's load taken
+        out, where wall seconds count the other work on the cores), then the test accuracy of its
+        weights (after val, so with the BatchNorm statistics val saw; not in either clock), predicted
+        by the trained model in inference mode, augmentation off, as val is."""
+
+        def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            self.t0 = time.process_time()
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            cpu.append(time.process_time() - self.t0)
+            test.append(inference_accuracy(self.model, x_test, y_test))
+
     t0 = time.perf_counter()
-    fit(
-        candidate,
-        data,
-        epochs=epochs,
-        seed=config.study.seed + row["seed"],
-        eval_batch_size=config.training.eval_batch_size,
-        callbacks=[clock.callback(), _TestEachEpoch.make(candidate.model, *data.arrays("test"), test)],
-        bn_calibration_images=config.training.bn_calibration_images,
-        result=result,
+    candidate, result = train_params(
+        config, data, row["params"], seed=config.study.seed + row["seed"], callbacks=[EpochExtras()]
     )
     wall = time.perf_counter() - t0
     params_count = int(candidate.model.count_params())
@@ -196,7 +177,7 @@ def train_row(study: Any, data: Any, row: dict[str, Any]) -> dict[str, Any]:
     r4 = lambda xs: [round(float(v), 4) for v in xs]  # noqa: E731
     return {
         **row,
-        "epochs": epochs,
+        "epochs": config.training.max_epochs,
         "val": r4(result.curve),
         "test": r4(test),
         "loss": r4(result.history.get("loss", [])),
@@ -210,33 +191,11 @@ def train_row(study: Any, data: Any, row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class _CpuClock:
-    """Process CPU seconds of each epoch (all threads): the cost of an epoch with the machine's
-    load taken out, where wall seconds count the other work sharing the cores."""
-
-    def __init__(self, out: list[float]) -> None:
-        self.out, self.t0 = out, 0.0
-
-    def callback(self) -> Any:
-        import keras
-
-        clock = self
-
-        class Cb(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-                clock.t0 = time.process_time()
-
-            def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-                clock.out.append(time.process_time() - clock.t0)
-
-        return Cb()
-
-
 def run(study_path: Path, limit: int | None, minutes: float | None) -> None:
     import hpo
 
     study = hpo.Study.from_file(study_path)
-    design_file, table = paths(study.config.study.name)
+    design_file, table = paths(study_path.stem)
     rows = json.loads(design_file.read_text())
     done = {r["id"] for r in read_table(table)}
     todo = [r for r in rows if r["id"] not in done][:limit]

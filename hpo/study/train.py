@@ -158,10 +158,12 @@ def train_params(
     seed: int,
     epochs: int | None = None,
     build: Builder | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> tuple[Candidate, FitResult]:
     """One configuration (a trial's params) trained on train, validated on val, as a trial of
     ``config`` trains it — early stopping and BatchNorm recalibration as configured — with no
-    study and no pruner: the benchmarks' way to train single configurations."""
+    study and no pruner: the benchmarks' way to train single configurations. ``callbacks`` run
+    after the epoch's validation, before early stopping."""
     n_epochs = epochs or config.training.max_epochs
     candidate = build_candidate(
         FixedTrial(params),
@@ -178,7 +180,7 @@ def train_params(
         epochs=n_epochs,
         seed=seed,
         eval_batch_size=config.training.eval_batch_size,
-        callbacks=early_stopping(config.training.early_stopping_patience),
+        callbacks=[*callbacks, *early_stopping(config.training.early_stopping_patience)],
         bn_calibration_images=config.training.bn_calibration_images,
     )
     return candidate, result
