@@ -30,12 +30,13 @@ STORAGE_TIMEOUT_S = 10.0
 
 def _data(config: StudyConfig, data: str | None) -> str:
     """The data the search would read: a prepared cache (manifest), or a class-folder dataset."""
+    from hpo.data.cache import MANIFEST_FILE
     from hpo.data.scan import scan_dataset
 
     source = Path(data) if data else config.data.source
-    prepared = source if source is not None and (source / "manifest.json").is_file() else config.data.prepared
-    if (prepared / "manifest.json").is_file():
-        manifest = json.loads((prepared / "manifest.json").read_text())
+    prepared = source if source is not None and (source / MANIFEST_FILE).is_file() else config.data.prepared
+    if (prepared / MANIFEST_FILE).is_file():
+        manifest = json.loads((prepared / MANIFEST_FILE).read_text())
         size = manifest.get("image_size")
         if data is None and size != config.data.image_size:
             raise HpoError(
